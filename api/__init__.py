@@ -1,0 +1,53 @@
+"""The HTTP API and web entry point: ``create_app`` builds a Flask app around an engine."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, redirect
+
+from api import auth, cases, org, tasks
+from api.errors import DubanApi, register_error_handlers
+from engine.bootstrap import Engine, bootstrap
+from engine.settings import Settings
+from processes.catalogue import build_catalogue
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
+    """Create the Flask app; builds the engine from settings unless one is given."""
+    settings = settings or (engine.settings if engine else Settings.from_env())
+    settings.check_production()
+    engine = engine or bootstrap(settings, build_catalogue())
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        JSON_AS_ASCII=False,
+        API_TITLE="duban 督查督办",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "督查督办闭环：问题收集 → 转办 → 处置 → 反馈 → 办结"},
+        },
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["duban_engine"] = engine
+    api = DubanApi(app)
+    for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp):
+        api.register_blueprint(blueprint)
+    register_error_handlers(app)
+    app.before_request(auth.authenticate_request)
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        """Send visitors to the API documentation until the web worklist is served here."""
+        return redirect("/api/v1/docs")
+
+    logging.getLogger("duban").setLevel(logging.INFO)
+    return app

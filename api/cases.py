@@ -1,0 +1,71 @@
+"""Cases: collect (问题收集), list, show, and the audit timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import current_actor, engine
+from api.schemas import CaseCreateSchema, CaseDetailSchema, CaseListArgs, CasePageSchema, EventSchema
+from engine import cases
+from engine.models import Case, Task
+from engine.worklist import CaseQuery, list_cases
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="督办事项")
+
+
+@blp.route("")
+class CasesView(MethodView):
+    """The case collection."""
+
+    @blp.arguments(CaseListArgs, location="query")
+    @blp.response(200, CasePageSchema)
+    def get(self, args: dict):  # type: ignore[no-untyped-def, type-arg]
+        """List the cases the caller may see, newest first."""
+        return list_cases(engine(), current_actor(), CaseQuery(**args))
+
+    @blp.arguments(CaseCreateSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]
+        """Record a new case (问题收集) and start its process."""
+        case = cases.create_case(engine(), current_actor(), cases.CaseDraft(**body))
+        return case_with_tasks(case.id)
+
+
+@blp.route("/<int:case_id>")
+class CaseView(MethodView):
+    """One case."""
+
+    @blp.response(200, CaseDetailSchema)
+    def get(self, case_id: int):  # type: ignore[no-untyped-def]
+        """Show a case with its open tasks."""
+        return case_with_tasks(case_id)
+
+
+@blp.route("/<int:case_id>/events")
+class CaseEventsView(MethodView):
+    """A case's history."""
+
+    @blp.response(200, EventSchema(many=True))
+    def get(self, case_id: int):  # type: ignore[no-untyped-def]
+        """Show the audit timeline of a case, oldest first."""
+        return cases.case_events(engine(), current_actor(), case_id)
+
+
+@dataclass(frozen=True)
+class CaseWithTasks:
+    """A case and its open tasks, as ``CaseDetailSchema`` reads them."""
+
+    case: Case
+    open_tasks: list[Task]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.case, name)
+
+
+def case_with_tasks(case_id: int) -> CaseWithTasks:
+    """A case the caller may see, with its open tasks."""
+    return CaseWithTasks(*cases.get_case(engine(), current_actor(), case_id))

@@ -1,0 +1,122 @@
+"""The ``duban`` command: database setup, demo data, the server and the calendar."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+
+import click
+
+from engine.bootstrap import Engine, bootstrap
+from engine.org import Account, load_org, save_accounts
+from engine.schema import upgrade_schema
+from engine.settings import Settings
+from processes.catalogue import build_catalogue
+from processes.org import demo_users, org_data
+
+log = logging.getLogger("duban")
+
+
+def _engine() -> Engine:
+    return bootstrap(Settings.from_env(), build_catalogue())
+
+
+def init_database(engine: Engine) -> str:
+    """Migrate the schema, deploy processes.bpmn and load the org data; return the version."""
+    upgrade_schema(engine.db)
+    version = engine.deploy(deployed_by="duban init-db")
+    load_org(engine, org_data())
+    return version
+
+
+def seed_demo_users(engine: Engine) -> int:
+    """Create the demo users (password ``demo``); refused in production mode."""
+    from api.auth import hash_password
+
+    if engine.settings.production:
+        raise click.ClickException("生产模式下不能创建演示用户 (demo users are never created in production)")
+    password_hash = hash_password("demo")
+    accounts = [Account(u.username, u.display_name, u.roles, u.department, u.taskforce,
+                        email=f"{u.username}@duban.local") for u in demo_users()]
+    return save_accounts(engine, accounts, password_hash)
+
+
+@click.group()
+def main() -> None:
+    """duban 督查督办 — supervision closed loop."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command("init-db")
+def init_db_command() -> None:
+    """Create or upgrade the database, deploy the processes and load the org data."""
+    engine = _engine()
+    version = init_database(engine)
+    click.echo(f"数据库已就绪：{engine.db.url.split('@')[-1]}，流程版本 {version}")
+
+
+@main.command("seed-demo")
+def seed_demo_command() -> None:
+    """Initialise the database and create the demo users (password: demo)."""
+    engine = _engine()
+    init_database(engine)
+    created = seed_demo_users(engine)
+    click.echo(f"演示用户已就绪（新建 {created} 个，密码均为 demo）")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="listen address (default 127.0.0.1, or HOST)")
+@click.option("--port", default=None, type=int, help="listen port (default 8000, or PORT)")
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve_command(host: str | None, port: int | None, threads: int) -> None:
+    """Serve the API and web UI until stopped (Ctrl-C)."""
+    from gunicorn.app.base import BaseApplication
+
+    from api import create_app
+
+    settings = Settings.from_env()
+    settings.check_production()
+    engine = bootstrap(settings, build_catalogue())
+    init_database(engine)
+    app = create_app(engine=engine)
+    bind = f"{host or settings.host}:{port or settings.port}"
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", 1)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", 5)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return app
+
+    click.echo(f"duban 已启动：http://{bind}  （Ctrl-C 停止）")
+    _Server().run()
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """Working-day calendar (工作日)."""
+
+
+@calendar_group.command("add-working-days")
+@click.argument("start", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("count", type=click.IntRange(min=0))
+def add_working_days_command(start, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Print the date COUNT working days after START (YYYY-MM-DD)."""
+    settings = Settings.from_env()
+    from datetime import time
+
+    from engine.calendar import WorkingCalendar
+
+    hour, minute = (int(p) for p in settings.closing_time.split(":"))
+    calendar = WorkingCalendar(settings.timezone, time(hour, minute))
+    result: date = calendar.add_working_days(start.date(), count)
+    click.echo(result.isoformat())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Request and response schemas of the HTTP API (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+TASK_STATES = ["ready", "claimed", "completed", "cancelled"]
+WARNINGS = ["green", "yellow", "red"]
+
+
+class StrictSchema(Schema):
+    """A request schema that refuses unknown fields."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class QuerySchema(Schema):
+    """Query-string arguments; unknown ones (cache busters and the like) are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class TokenRequestSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+
+
+class TokenSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+class MeSchema(Schema):
+    username = fields.String()
+    display_name = fields.String()
+    department = fields.String(allow_none=True)
+    taskforce = fields.String(allow_none=True)
+    roles = fields.List(fields.String())
+
+
+class DepartmentSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "bureau | district | office"})
+
+
+class TaskforceSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    industry = fields.String()
+    leader = fields.String(metadata={"description": "组长（职务）"})
+    deputy_leaders = fields.List(fields.String(), metadata={"description": "副组长（职务）"})
+    convenor_count = fields.Integer(metadata={"description": "召集人人数"})
+    lead_department = fields.String(metadata={"description": "牵头单位"})
+    member_departments = fields.Method("_members", metadata={"description": "成员单位（含牵头单位）"})
+    member_note = fields.String(allow_none=True)
+
+    def _members(self, taskforce) -> list[str]:  # type: ignore[no-untyped-def]
+        return [m.department_code for m in taskforce.members]
+
+
+class TaskSchema(Schema):
+    id = fields.UUID()
+    case_id = fields.Integer()
+    case_number = fields.String(allow_none=True)
+    case_title = fields.String()
+    name = fields.String(metadata={"description": "BPMN id of the user task"})
+    title = fields.String()
+    department = fields.String()
+    role = fields.String(metadata={"description": "dispatcher | supervisor | department"})
+    assignee = fields.String(allow_none=True)
+    state = fields.String(metadata={"description": "ready | claimed | completed | cancelled"})
+    mode = fields.String()
+    taskforce = fields.String()
+    created_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    warning_level = fields.String()
+    escalation_level = fields.Integer()
+
+
+class FormFieldSchema(Schema):
+    name = fields.String()
+    type = fields.String()
+    label = fields.String()
+    widget = fields.String(allow_none=True)
+    required = fields.Boolean()
+    required_when = fields.Dict(allow_none=True)
+    prefill = fields.Boolean()
+    choices = fields.List(fields.Dict(), allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    form = fields.List(fields.Nested(FormFieldSchema))
+    values = fields.Dict(metadata={"description": "values to start the form from"})
+    actions = fields.List(fields.String(), metadata={"description": "what the caller may do now"})
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    title = fields.String()
+    description = fields.String()
+    taskforce = fields.String()
+    source = fields.String(allow_none=True)
+    mode = fields.String()
+    status = fields.String(metadata={"description": "open | closed | cancelled"})
+    resolution = fields.String(allow_none=True, metadata={"description": "completed | rejected"})
+    lead_department = fields.String(allow_none=True)
+    co_departments = fields.List(fields.String())
+    due_at = fields.DateTime(allow_none=True)
+    warning_level = fields.String()
+    escalation_level = fields.Integer()
+    urge_count = fields.Integer()
+    return_count = fields.Integer()
+    rework_count = fields.Integer()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    version = fields.Integer()
+
+
+class CaseDetailSchema(CaseSchema):
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class CaseCreateSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+    taskforce = fields.String(required=True)
+    source = fields.String(load_default=None, validate=validate.Length(max=64))
+    mode = fields.String(load_default=None)
+    lead_department = fields.String(load_default=None)
+    co_departments = fields.List(fields.String(), load_default=list)
+    deadline_working_days = fields.Integer(strict=True, load_default=None,
+                                           validate=validate.Range(min=1, max=250))
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    task_id = fields.UUID(allow_none=True)
+    actor = fields.String()
+    action = fields.String()
+    label = fields.String()
+    at = fields.DateTime()
+    data = fields.Dict()
+
+
+class CompleteSchema(StrictSchema):
+    data = fields.Dict(required=True, metadata={"description": "the task's form fields"})
+
+
+class AssignSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class PageArgs(QuerySchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class TaskListArgs(PageArgs):
+    scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "department", "all"]))
+    state = fields.String(load_default="open", metadata={
+        "description": "ready, claimed, completed, cancelled, open (ready+claimed) or all; comma-separated"})
+    case_id = fields.Integer(load_default=None)
+    name = fields.String(load_default=None)
+    warning = fields.String(load_default=None, validate=validate.OneOf(WARNINGS))
+    mode = fields.String(load_default=None)
+    taskforce = fields.String(load_default=None)
+    sort = fields.String(load_default="due_at",
+                         validate=validate.OneOf(["due_at", "-due_at", "created_at", "-created_at"]))
+
+
+class CaseListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed", "cancelled"]))
+    mode = fields.String(load_default=None)
+    taskforce = fields.String(load_default=None)
+    department = fields.String(load_default=None)
+    warning = fields.String(load_default=None, validate=validate.OneOf(WARNINGS))
+    sort = fields.String(load_default="-created_at",
+                         validate=validate.OneOf(["-created_at", "created_at", "due_at", "-escalation_level"]))
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """A list page of item: items, total, page, per_page."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item)),
+            "total": fields.Integer(),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+        },
+        name=name,
+    )
+
+
+TaskPageSchema = page_schema(TaskSchema, "TaskPage")
+CasePageSchema = page_schema(CaseSchema, "CasePage")

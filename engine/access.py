@@ -1,0 +1,90 @@
+"""Who may see and do what. Scoping is applied in the queries, not after them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, false, select, true
+
+from engine.models import Case, CaseParty, Task
+
+ROLES = ("dispatcher", "supervisor", "handler", "dept_leader", "taskforce_leader", "admin")
+DEPARTMENT_ROLES = frozenset({"handler", "dept_leader"})
+OVERSIGHT_ROLES = frozenset({"dispatcher", "supervisor", "admin"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person making a request."""
+
+    username: str
+    roles: frozenset[str]
+    department: str | None = None
+    taskforce: str | None = None
+    display_name: str = ""
+
+    @property
+    def sees_everything(self) -> bool:
+        """Dispatchers, supervisors and admins see every case and task."""
+        return bool(self.roles & OVERSIGHT_ROLES)
+
+    def has(self, role: str) -> bool:
+        """Whether the actor holds a role."""
+        return role in self.roles
+
+
+def visible_cases(actor: Actor) -> ColumnElement[bool]:
+    """A condition on ``Case`` matching the cases the actor may see."""
+    if actor.sees_everything:
+        return true()
+    conditions = []
+    if actor.has("taskforce_leader") and actor.taskforce:
+        conditions.append(Case.taskforce == actor.taskforce)
+    if actor.department and actor.roles & DEPARTMENT_ROLES:
+        conditions.append(
+            exists(
+                select(CaseParty.case_id).where(
+                    CaseParty.case_id == Case.id, CaseParty.department_code == actor.department
+                )
+            )
+        )
+    if not conditions:
+        return false()
+    condition = conditions[0]
+    for other in conditions[1:]:
+        condition = condition | other
+    return condition
+
+
+def visible_tasks(actor: Actor) -> ColumnElement[bool]:
+    """A condition on ``Task`` matching the tasks the actor may see."""
+    if actor.sees_everything:
+        return true()
+    conditions = []
+    if actor.has("taskforce_leader") and actor.taskforce:
+        conditions.append(Task.taskforce == actor.taskforce)
+    if actor.department and actor.roles & DEPARTMENT_ROLES:
+        conditions.append(Task.department == actor.department)
+    if not conditions:
+        return false()
+    condition = conditions[0]
+    for other in conditions[1:]:
+        condition = condition | other
+    return condition
+
+
+def may_work_on(actor: Actor, task: Task) -> bool:
+    """Whether the actor may claim and complete the task."""
+    if task.role == "department":
+        return actor.department == task.department and bool(actor.roles & DEPARTMENT_ROLES)
+    if task.role == "dispatcher":
+        return actor.has("dispatcher") and actor.department == task.department
+    return actor.has(task.role)
+
+
+def may_assign(actor: Actor, task: Task) -> bool:
+    """Whether the actor may give the task to someone: the department's leader, or a dispatcher
+    for the office's own tasks."""
+    if task.role == "department":
+        return actor.has("dept_leader") and actor.department == task.department
+    return actor.has("dispatcher") and actor.department == task.department

@@ -1,0 +1,116 @@
+"""Database connections and the unit of work.
+
+SQLite (WAL, busy timeout) is the embedded default; PostgreSQL is the production database. A unit
+of work is one transaction: it rolls back unless the use case commits it. On SQLite a writing unit
+of work takes the write lock up front (``BEGIN IMMEDIATE``), so two writers queue instead of
+failing halfway; readers never wait for writers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def normalize_url(url: str) -> str:
+    """Accept the plain forms ``postgresql://…`` and ``sqlite:///…`` and pick our drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Database:
+    """Engines and session factories for one database URL."""
+
+    def __init__(self, url: str, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.is_sqlite:
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.read_engine = _sqlite_engine(self.url, echo, immediate=False)
+            self.write_engine = _sqlite_engine(self.url, echo, immediate=True)
+        else:
+            engine = create_engine(
+                self.url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+            self.read_engine = self.write_engine = engine
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._writers = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite database."""
+        return self.dialect == "sqlite"
+
+    @property
+    def locks_rows(self) -> bool:
+        """Whether ``SELECT … FOR UPDATE`` means something here."""
+        return not self.is_sqlite
+
+    def unit_of_work(self, write: bool = True) -> "UnitOfWork":
+        """Open a unit of work; a writing one on SQLite holds the write lock from the start."""
+        return UnitOfWork(self._writers if write else self._readers, self)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            self.write_engine.dispose()
+
+
+def _sqlite_engine(url: str, echo: bool, immediate: bool) -> Engine:
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class UnitOfWork:
+    """One transaction. ``with db.unit_of_work() as uow:`` … ``uow.commit()``; rolls back otherwise."""
+
+    def __init__(self, factory: sessionmaker[Session], database: Database) -> None:
+        self._factory = factory
+        self.database = database
+        self.session: Session
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._factory()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back whatever was not committed and detaches loaded objects without
+        # expiring them, so results stay readable after the transaction.
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.session.commit()

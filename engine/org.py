@@ -1,0 +1,81 @@
+"""Loading the organisation (departments, task forces) and user accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import select
+
+from engine.access import Actor
+from engine.bootstrap import Engine
+from engine.models import Department, Taskforce, TaskforceMember, User
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user account to create or update."""
+
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    department: str | None = None
+    taskforce: str | None = None
+    email: str | None = None
+
+
+def load_org(engine: Engine, org: Mapping[str, Any]) -> None:
+    """Create or update departments and task forces from org data; idempotent."""
+    with engine.db.unit_of_work() as uow:
+        session = uow.session
+        for dept in org["departments"]:
+            row = session.get(Department, dept["code"]) or Department(code=dept["code"])
+            row.name, row.kind = dept["name"], dept["kind"]
+            session.add(row)
+        session.flush()
+        for position, tf in enumerate(org["taskforces"]):
+            row = session.get(Taskforce, tf["code"]) or Taskforce(code=tf["code"])
+            row.name, row.industry, row.leader = tf["name"], tf["industry"], tf["leader"]
+            row.deputy_leaders = list(tf["deputy_leaders"])
+            row.convenor_count = tf["convenor_count"]
+            row.lead_department = tf["lead_department"]
+            row.member_note = tf.get("member_note")
+            row.position = position
+            row.members = [
+                TaskforceMember(taskforce_code=tf["code"], department_code=code, position=i)
+                for i, code in enumerate(tf["member_departments"])
+            ]
+            session.add(row)
+        uow.commit()
+
+
+def save_accounts(engine: Engine, accounts: Iterable[Account], password_hash: str) -> int:
+    """Create accounts that do not exist yet (existing ones keep their password); return how many."""
+    created = 0
+    with engine.db.unit_of_work() as uow:
+        session = uow.session
+        existing = set(session.scalars(select(User.username)))
+        for account in accounts:
+            if account.username in existing:
+                continue
+            session.add(User(
+                username=account.username, display_name=account.display_name,
+                password_hash=password_hash, department_code=account.department,
+                taskforce_code=account.taskforce, roles=list(account.roles),
+                email=account.email, active=True,
+            ))
+            created += 1
+        uow.commit()
+    return created
+
+
+def find_user(engine: Engine, username: str) -> User | None:
+    """The active user with this username."""
+    with engine.db.unit_of_work(write=False) as uow:
+        return uow.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+
+
+def actor_of(user: User) -> Actor:
+    """The actor a signed-in user acts as."""
+    return Actor(user.username, frozenset(user.roles), user.department_code, user.taskforce_code,
+                 user.display_name)

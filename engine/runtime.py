@@ -1,0 +1,215 @@
+"""The runtime over SpiffWorkflow: start, restore, complete, step, save.
+
+One ``WorkflowRuntime`` serves every case: specs are parsed once per version, the script engine
+is built once, and every instance is restored from its spec-less state, changed, pruned of
+finished loop iterations and serialized again within one command.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.calendar import WorkingCalendar
+from engine.clock import Clock
+from engine.errors import Conflict, ProcessError
+from engine.pruning import prune_finished_loops
+from engine.serialization import WorkflowSerializer
+from engine.specs import SpecCache
+
+# What BPMN scripts and expressions may call: no import, open, eval, getattr or dunder access.
+_SAFE_BUILTINS = {
+    name: getattr(builtins, name)
+    for name in (
+        "abs all any bool dict enumerate float int isinstance len list max min range "
+        "round set sorted str sum tuple zip"
+    ).split()
+}
+MAX_ENGINE_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task waiting for a person, as the worklist needs it."""
+
+    id: UUID
+    name: str
+    title: str
+    role: str
+    department: str | None
+    due_at: datetime | None
+    case_deadline: bool
+    result_variable: str | None
+    data: Mapping[str, Any]
+
+
+class WorkflowRuntime:
+    """Runs the instances of one catalogue's processes."""
+
+    def __init__(self, specs: SpecCache, calendar: WorkingCalendar, clock: Clock) -> None:
+        self.specs = specs
+        self.calendar = calendar
+        self.clock = clock
+        self._serializers: dict[str, WorkflowSerializer] = {}
+        self.script_engine = PythonScriptEngine(
+            environment=TaskDataEnvironment(self._script_globals())
+        )
+
+    def _script_globals(self) -> dict[str, Any]:
+        """The functions BPMN scripts and timer expressions see."""
+
+        def now() -> str:
+            return self.clock.now().isoformat()
+
+        def deadline_after(start: str, working_days: int) -> str:
+            start_at = datetime.fromisoformat(start)
+            return self.calendar.deadline_after(start_at, int(working_days)).isoformat()
+
+        def deadline_extended(due: str, working_days: int) -> str:
+            due_at = datetime.fromisoformat(due)
+            return self.calendar.extend_deadline(due_at, int(working_days)).isoformat()
+
+        return {
+            "__builtins__": _SAFE_BUILTINS,
+            "now": now,
+            "deadline_after": deadline_after,
+            "deadline_extended": deadline_extended,
+        }
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def start(self, version: str, process_id: str, data: Mapping[str, Any]) -> BpmnWorkflow:
+        """Create an instance of a process with its starting data and run it to its first wait."""
+        specs = self.specs.get(version)
+        workflow = BpmnWorkflow(
+            specs.top(process_id), specs.subprocesses[process_id], script_engine=self.script_engine
+        )
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        self.advance(workflow)
+        return workflow
+
+    def serializer(self, version: str) -> WorkflowSerializer:
+        """The serializer of a deployed version."""
+        serializer = self._serializers.get(version)
+        if serializer is None:
+            serializer = self._serializers[version] = WorkflowSerializer(self.specs.get(version))
+        return serializer
+
+    def restore(self, version: str, state: bytes) -> BpmnWorkflow:
+        """Restore an instance from its saved state."""
+        workflow = self.serializer(version).loads(state)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def save(self, version: str, workflow: BpmnWorkflow) -> bytes:
+        """Prune finished loop iterations and serialize the instance."""
+        prune_finished_loops(workflow)
+        return self.serializer(version).dumps(workflow)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def advance(self, workflow: BpmnWorkflow) -> None:
+        """Run engine steps and fire due timers until the instance waits on people or time."""
+        try:
+            for _ in range(MAX_ENGINE_ROUNDS):
+                workflow.do_engine_steps()
+                workflow.refresh_timers()
+                if not workflow.get_tasks(state=TaskState.READY, manual=False):
+                    return
+            raise ProcessError("流程未能在有限步数内停止 (engine steps did not settle)")
+        except SpiffWorkflowException as exc:
+            raise ProcessError(f"流程执行出错：{exc}") from exc
+
+    def complete(
+        self, workflow: BpmnWorkflow, task_id: UUID, form: Mapping[str, Any], result_variable: str | None
+    ) -> None:
+        """Complete a ready user task with validated form data and run on."""
+        task = workflow.get_task_from_id(task_id)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise Conflict("任务已不在待办状态 (task is not ready)")
+        if result_variable:
+            task.data[result_variable] = dict(form)
+        else:
+            task.data.update(form)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise ProcessError(f"流程执行出错：{exc}") from exc
+        self.advance(workflow)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def ready_tasks(self, workflow: BpmnWorkflow, office_department: str) -> list[ReadyTask]:
+        """Every user task that is ready, with its candidate, due time and form target."""
+        ready = []
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            props = spec.extensions.get("properties", {})
+            role = props.get("candidate_role", "dispatcher")
+            department = (
+                self._evaluate(task, props["candidate_department"])
+                if "candidate_department" in props
+                else office_department
+            )
+            due = self._evaluate(task, props["due"]) if "due" in props else None
+            ready.append(
+                ReadyTask(
+                    id=task.id,
+                    name=spec.bpmn_id,
+                    title=spec.bpmn_name or spec.bpmn_id,
+                    role=role,
+                    department=department,
+                    due_at=datetime.fromisoformat(due) if due else None,
+                    case_deadline=props.get("case_deadline") == "true",
+                    result_variable=props.get("result_variable"),
+                    data=task.data,
+                )
+            )
+        return ready
+
+    def _evaluate(self, task: Any, expression: str) -> Any:
+        try:
+            return self.script_engine.evaluate(task, expression)
+        except SpiffWorkflowException as exc:
+            raise ProcessError(f"任务属性计算出错：{exc}") from exc
+
+    def resolution(self, workflow: BpmnWorkflow) -> str | None:
+        """The BPMN id of the end event a completed instance ended at, or None while running."""
+        if not workflow.is_completed():
+            return None
+        ends = [
+            t for t in workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(t.task_spec, EndEvent) and t.workflow is workflow
+        ]
+        ends.sort(key=lambda t: t.last_state_change)
+        return ends[-1].task_spec.bpmn_id if ends else None
+
+    def current_data(self, workflow: BpmnWorkflow) -> Mapping[str, Any]:
+        """The case's data as it stands: the data of the open work, else of the finished instance."""
+        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+        if ready:
+            return ready[0].data
+        if workflow.is_completed():
+            return workflow.data
+        last = workflow.last_task
+        return last.data if last is not None else workflow.data
+
+    @staticmethod
+    def next_wakeup(workflow: BpmnWorkflow) -> datetime | None:
+        """The earliest due time of the instance's armed timers."""
+        due = [
+            datetime.fromisoformat(e.value)
+            for e in workflow.waiting_events()
+            if e.event_type.endswith("TimerEventDefinition") and isinstance(e.value, str) and e.value
+        ]
+        return min(due, default=None)

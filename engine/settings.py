@@ -1,0 +1,70 @@
+"""Settings, declared once, read from the environment.
+
+Every variable has the prefix ``DUBAN_``. The few names the README documents without the prefix
+(``DATABASE_URL``, ``SECRET_KEY``, ``HOST``, ``PORT``, ``TEST_DATABASE_URL``) are read as well; the
+prefixed form wins when both are set. Nothing else in the project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "duban-development-secret-key-change-me"
+PREFIX = "DUBAN_"
+UNPREFIXED = {"database_url", "secret_key", "host", "port", "test_database_url"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings with their defaults."""
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'duban.sqlite3'}"
+    test_database_url: str = "postgresql://postgres@127.0.0.1:5432/test"
+    secret_key: str = DEFAULT_SECRET_KEY
+    production: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_ttl_seconds: int = 8 * 3600
+    timezone: str = "Asia/Shanghai"
+    closing_time: str = "18:00"
+    bpmn_path: str = str(PROJECT_ROOT / "processes.bpmn")
+    base_url: str = "http://127.0.0.1:8000"
+    sql_echo: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read every setting from the environment, then apply explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is None and f.name in UNPREFIXED:
+                raw = environ.get(f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(raw, f.type)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check_production(self) -> None:
+        """Refuse to run in production with the development secret or demo conveniences."""
+        if self.production and self.secret_key == DEFAULT_SECRET_KEY:
+            raise RuntimeError(
+                "生产模式下必须设置 DUBAN_SECRET_KEY（或 SECRET_KEY）："
+                "refusing to start in production with the default secret key"
+            )
+        if self.production and len(self.secret_key) < 32:
+            raise RuntimeError("DUBAN_SECRET_KEY must be at least 32 characters in production")
+
+
+def _parse(raw: str, annotation: object) -> object:
+    """Convert an environment string to the field's declared type."""
+    kind = str(annotation)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind == "int":
+        return int(raw)
+    return raw

@@ -1,0 +1,133 @@
+"""Worklists and case lists: queries over the task and case rows, never over workflows.
+
+Each query is scoped by the caller's visibility and served by a composite index
+(department + state + due time, assignee + state + due time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Sequence, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
+
+from engine.access import Actor, visible_cases, visible_tasks
+from engine.bootstrap import Engine
+from engine.models import Case, CaseParty, Department, Taskforce, Task
+
+T = TypeVar("T")
+TASK_STATES = ("ready", "claimed", "completed", "cancelled")
+TASK_SORTS = {
+    "due_at": (Task.due_at.asc().nulls_last(), Task.created_at.asc()),
+    "-due_at": (Task.due_at.desc().nulls_last(), Task.created_at.desc()),
+    "created_at": (Task.created_at.asc(),),
+    "-created_at": (Task.created_at.desc(),),
+}
+CASE_SORTS = {
+    "-created_at": (Case.created_at.desc(), Case.id.desc()),
+    "created_at": (Case.created_at.asc(), Case.id.asc()),
+    "due_at": (Case.due_at.asc().nulls_last(), Case.id.asc()),
+    "-escalation_level": (Case.escalation_level.desc(), Case.due_at.asc().nulls_last()),
+}
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list and the total it was cut from."""
+
+    items: Sequence[T]
+    total: int
+    page: int
+    per_page: int
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """A worklist request."""
+
+    scope: str = "all"  # mine | department | all
+    states: tuple[str, ...] = ("ready", "claimed")
+    case_id: int | None = None
+    name: str | None = None
+    warning: str | None = None
+    mode: str | None = None
+    taskforce: str | None = None
+    sort: str = "due_at"
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """A case list request."""
+
+    status: str | None = None
+    mode: str | None = None
+    taskforce: str | None = None
+    department: str | None = None
+    warning: str | None = None
+    sort: str = "-created_at"
+    page: int = 1
+    per_page: int = 50
+
+
+def list_tasks(engine: Engine, actor: Actor, query: TaskQuery) -> Page[Task]:
+    """A page of the tasks the actor may see, filtered and sorted."""
+    condition = and_(visible_tasks(actor), _scope(actor, query.scope))
+    if query.states:
+        condition = and_(condition, Task.state.in_(query.states))
+    for column, value in ((Task.case_id, query.case_id), (Task.name, query.name),
+                          (Task.warning_level, query.warning), (Task.mode, query.mode),
+                          (Task.taskforce, query.taskforce)):
+        if value is not None:
+            condition = and_(condition, column == value)
+    order = TASK_SORTS[query.sort]
+    return _page(engine, select(Task).where(condition).order_by(*order),
+                 select(func.count()).select_from(Task).where(condition), query.page, query.per_page)
+
+
+def _scope(actor: Actor, scope: str) -> ColumnElement[bool]:
+    if scope == "mine":
+        return Task.assignee == actor.username
+    if scope == "department":
+        return Task.department == actor.department if actor.department else Task.id.is_(None)
+    return true()
+
+
+def list_cases(engine: Engine, actor: Actor, query: CaseQuery) -> Page[Case]:
+    """A page of the cases the actor may see, filtered and sorted."""
+    condition = visible_cases(actor)
+    for column, value in ((Case.status, query.status), (Case.mode, query.mode),
+                          (Case.taskforce, query.taskforce), (Case.warning_level, query.warning)):
+        if value is not None:
+            condition = and_(condition, column == value)
+    if query.department is not None:
+        condition = and_(condition, Case.id.in_(
+            select(CaseParty.case_id).where(CaseParty.department_code == query.department)))
+    order = CASE_SORTS[query.sort]
+    return _page(engine, select(Case).where(condition).order_by(*order),
+                 select(func.count()).select_from(Case).where(condition), query.page, query.per_page)
+
+
+def _page(engine: Engine, rows: Select, count: Select, page: int, per_page: int) -> Page:  # type: ignore[type-arg]
+    with engine.db.unit_of_work(write=False) as uow:
+        total = uow.session.scalar(count) or 0
+        items = list(uow.session.scalars(rows.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, total, page, per_page)
+
+
+def list_departments(engine: Engine) -> list[Department]:
+    """Every department, bureaus first, then districts, then the office."""
+    order = {"bureau": 0, "district": 1, "office": 2}
+    with engine.db.unit_of_work(write=False) as uow:
+        departments = list(uow.session.scalars(select(Department)))
+    return sorted(departments, key=lambda d: (order.get(d.kind, 9), d.code))
+
+
+def list_taskforces(engine: Engine) -> list[Taskforce]:
+    """Every task force in the seed's order, with its members."""
+    with engine.db.unit_of_work(write=False) as uow:
+        taskforces = list(uow.session.scalars(select(Taskforce).order_by(Taskforce.position)))
+        for taskforce in taskforces:
+            _ = taskforce.members  # load before the session closes
+    return taskforces
