@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, redirect
 
-from api import auth, cases, org, tasks
+from api import auth, cases, docs, org, tasks
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
 from engine.settings import Settings
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs.STATIC_URL,
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = DubanApi(app)
     for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(docs.blp)
     register_error_handlers(app)
     app.before_request(auth.authenticate_request)
 

@@ -18,7 +18,7 @@ from engine.org import actor_of, find_user
 
 ALGORITHM = "HS256"
 # The OpenAPI document and its viewer need no token; views opt out with ``public = True``.
-PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_static.swagger_asset"}
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与当前用户")
 

@@ -445,4 +445,3 @@ def case_events(engine: Engine, actor: Actor, case_id: int) -> list[Event]:
         if visible is None:
             raise NotFound("事项不存在")
         return list(uow.session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.id)))
-

@@ -1,0 +1,105 @@
+"""Races on one task, run with real threads against each database: exactly one command wins."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import pytest
+from sqlalchemy import func, select, update
+
+from engine import cases
+from engine.bootstrap import Engine
+from engine.errors import Conflict
+from engine.models import Case, Event, Task
+from engine.org import Account, save_accounts
+
+ROUNDS = 8
+
+
+def _race(workers: list[Callable[[], Any]]) -> list[Any]:
+    """Start every worker at once (a barrier) and collect each result or exception."""
+    barrier = threading.Barrier(len(workers))
+    results: list[Any] = [None] * len(workers)
+
+    def run(index: int, work: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            results[index] = work()
+        except Exception as exc:  # the race's loser answers with an exception
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def _new_refer_task(engine: Engine, actor) -> Task:  # type: ignore[no-untyped-def]
+    case = cases.create_case(engine, actor("dispatcher"),
+                             cases.CaseDraft("并发测试", "d", "optoelectronics"))
+    _, (task,) = cases.get_case(engine, actor("dispatcher"), case.id)
+    return task
+
+
+def _count(engine: Engine, query) -> int:  # type: ignore[no-untyped-def]
+    with engine.db.unit_of_work(write=False) as uow:
+        return uow.session.scalar(query) or 0
+
+
+def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+    """Let one of two simultaneous completions through and refuse the other with a conflict."""
+    dispatcher = actor("dispatcher")
+    for _ in range(ROUNDS):
+        task = _new_refer_task(engine, actor)
+        cases.claim_task(engine, dispatcher, task.id)
+        forms = [{"decision": "refer", "lead_department": lead, "deadline_working_days": 5}
+                 for lead in ("econ_it", "commerce")]
+        results = _race([lambda f=f: cases.complete_task(engine, dispatcher, task.id, f) for f in forms])
+        winners = [r for r in results if isinstance(r, Case)]
+        losers = [r for r in results if isinstance(r, Conflict)]
+        assert (len(winners), len(losers)) == (1, 1), results
+        case_id = task.case_id
+        assert _count(engine, select(func.count()).select_from(Event).where(
+            Event.case_id == case_id, Event.action == "case_referred")) == 1
+        open_handling = _count(engine, select(func.count()).select_from(Task).where(
+            Task.case_id == case_id, Task.name == "handle_case", Task.state == "ready"))
+        assert open_handling == 1
+        case, _ = cases.get_case(engine, dispatcher, case_id)
+        assert case.version == 2
+        assert case.lead_department == winners[0].lead_department
+
+
+def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+    """Give the task to exactly one of eight members claiming at once; the rest get conflicts."""
+    save_accounts(engine, [Account(f"econ_it_{i}", f"经信局经办人{i}", ("handler",), "econ_it")
+                           for i in range(8)], "unused-hash")
+    members = [actor(f"econ_it_{i}") for i in range(8)]
+    dispatcher = actor("dispatcher")
+    task = _new_refer_task(engine, actor)
+    cases.claim_task(engine, dispatcher, task.id)
+    case = cases.complete_task(engine, dispatcher, task.id,
+                               {"decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
+    _, (handle,) = cases.get_case(engine, dispatcher, case.id)
+    results = _race([lambda m=m: cases.claim_task(engine, m, handle.id) for m in members])
+    winners = [r for r in results if isinstance(r, Task)]
+    assert len(winners) == 1
+    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, Task))
+    assert _count(engine, select(func.count()).select_from(Event).where(
+        Event.task_id == handle.id, Event.action == "task_claimed")) == 1
+
+
+def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+    """Refuse to save a case whose version moved since it was loaded (optimistic versioning)."""
+    task = _new_refer_task(engine, actor)
+    with engine.db.unit_of_work() as uow:
+        case = uow.session.get(Case, task.case_id)
+        assert case is not None
+        uow.session.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1)
+                            .execution_options(synchronize_session=False))  # another writer
+        case.title = "changed"
+        with pytest.raises(Conflict):
+            cases._bump_version(uow.session, case)

@@ -1,0 +1,84 @@
+"""A small driver of the runtime on the real processes.bpmn, with no database.
+
+With ``roundtrip=True`` the instance is pruned, serialized and restored after every step, as the
+service does between commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.calendar import WorkingCalendar
+from engine.clock import Clock
+from engine.runtime import ReadyTask, WorkflowRuntime
+from engine.specs import SpecCache
+from processes.catalogue import build_catalogue
+from processes.org import OFFICE_DEPARTMENT
+
+
+class LoopDriver:
+    """Drives one instance of a process through its user tasks."""
+
+    def __init__(self, clock: Clock, roundtrip: bool, process_id: str = "supervision_loop") -> None:
+        xml = build_catalogue().bpmn_xml
+        specs = SpecCache(lambda version: xml)
+        self.version = specs.add(xml).version
+        self.runtime = WorkflowRuntime(specs, WorkingCalendar(), clock)
+        self.roundtrip = roundtrip
+        self.process_id = process_id
+        self.state_sizes: list[int] = []
+        self.workflow: Any = None
+
+    def start(self, **data: Any) -> "LoopDriver":
+        """Start an instance with the data case creation gives it."""
+        base = {"title": "t", "description": "d", "taskforce": "optoelectronics", "mode": "standard",
+                "lead_department": None, "co_departments": [], "deadline_working_days": None}
+        self.workflow = self.runtime.start(self.version, self.process_id, base | data)
+        self._maybe_roundtrip()
+        return self
+
+    def ready(self) -> list[ReadyTask]:
+        """The ready user tasks."""
+        return self.runtime.ready_tasks(self.workflow, OFFICE_DEPARTMENT)
+
+    def ready_names(self) -> list[tuple[str, str | None]]:
+        """The ready user tasks as (BPMN id, department), sorted."""
+        return sorted((t.name, t.department) for t in self.ready())
+
+    def task(self, name: str, department: str | None = None) -> ReadyTask:
+        """The one ready task with this name (and department)."""
+        found = [t for t in self.ready() if t.name == name and (department is None or t.department == department)]
+        assert len(found) == 1, (name, department, self.ready_names())
+        return found[0]
+
+    def complete(self, name: str, department: str | None = None, **form: Any) -> "LoopDriver":
+        """Complete a ready task with form data."""
+        task = self.task(name, department)
+        self.runtime.complete(self.workflow, task.id, form, task.result_variable)
+        self._maybe_roundtrip()
+        return self
+
+    def refer(self, lead: str = "econ_it", co: list[str] | None = None, days: int = 5) -> "LoopDriver":
+        """Complete refer_case with a referral."""
+        return self.complete("refer_case", decision="refer", lead_department=lead,
+                             co_departments=co or [], deadline_working_days=days, instructions=None,
+                             reason=None)
+
+    def handle(self, outcome: str, **form: Any) -> "LoopDriver":
+        """Complete handle_case with an outcome."""
+        fields = {"result": None, "reason": None, "extension_working_days": None} | form
+        return self.complete("handle_case", outcome=outcome, **fields)
+
+    def resolution(self) -> str | None:
+        """The end event the instance ended at."""
+        return self.runtime.resolution(self.workflow)
+
+    def task_count(self) -> int:
+        """Tasks in the instance's trees, subprocesses included."""
+        return len(self.workflow.tasks) + sum(len(s.tasks) for s in self.workflow.subprocesses.values())
+
+    def _maybe_roundtrip(self) -> None:
+        state = self.runtime.save(self.version, self.workflow)
+        self.state_sizes.append(len(state))
+        if self.roundtrip:
+            self.workflow = self.runtime.restore(self.version, state)

@@ -1,0 +1,1 @@
+"""Background jobs: the timer worker and the notification dispatcher (APScheduler entry points)."""
