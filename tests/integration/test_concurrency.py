@@ -13,6 +13,7 @@ from engine.bootstrap import Engine
 from engine.errors import Conflict
 from engine.models import Case, Event, Task
 from engine.org import Account, save_accounts
+from tests.support import ActorOf
 
 ROUNDS = 8
 
@@ -38,7 +39,7 @@ def _race(workers: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def _new_refer_task(engine: Engine, actor) -> Task:  # type: ignore[no-untyped-def]
+def _new_refer_task(engine: Engine, actor: ActorOf) -> Task:
     case = cases.create_case(engine, actor("dispatcher"),
                              cases.CaseDraft("并发测试", "d", "optoelectronics"))
     _, (task,) = cases.get_case(engine, actor("dispatcher"), case.id)
@@ -50,7 +51,7 @@ def _count(engine: Engine, query) -> int:  # type: ignore[no-untyped-def]
         return uow.session.scalar(query) or 0
 
 
-def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine, actor: ActorOf) -> None:
     """Let one of two simultaneous completions through and refuse the other with a conflict."""
     dispatcher = actor("dispatcher")
     for _ in range(ROUNDS):
@@ -73,7 +74,7 @@ def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine,
         assert case.lead_department == winners[0].lead_department
 
 
-def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: Engine, actor: ActorOf) -> None:
     """Give the task to exactly one of eight members claiming at once; the rest get conflicts."""
     save_accounts(engine, [Account(f"econ_it_{i}", f"经信局经办人{i}", ("handler",), "econ_it")
                            for i in range(8)], "unused-hash")
@@ -92,7 +93,7 @@ def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: En
         Event.task_id == handle.id, Event.action == "task_claimed")) == 1
 
 
-def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) -> None:
     """Refuse to save a case whose version moved since it was loaded (optimistic versioning)."""
     task = _new_refer_task(engine, actor)
     with engine.db.unit_of_work() as uow:

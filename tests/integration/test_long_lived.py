@@ -5,21 +5,23 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from engine import cases
+from engine.access import Actor
 from engine.bootstrap import Engine
 from engine.models import Case, Event
 from engine.worklist import TaskQuery, list_tasks
+from tests.support import ActorOf
 
 LOOPS = 500
 
 
-def _step(engine: Engine, actor, name: str, data: dict) -> Case:  # type: ignore[no-untyped-def, type-arg]
+def _step(engine: Engine, actor: Actor, name: str, data: dict[str, object]) -> Case:
     """Claim and complete the case's one open task of this name as actor."""
     (task,) = list_tasks(engine, actor, TaskQuery(scope="department", name=name)).items
     cases.claim_task(engine, actor, task.id)
     return cases.complete_task(engine, actor, task.id, data)
 
 
-def test_a_case_returned_and_reworked_500_times_still_works(engine: Engine, actor) -> None:  # type: ignore[no-untyped-def]
+def test_a_case_returned_and_reworked_500_times_still_works(engine: Engine, actor: ActorOf) -> None:
     """Go round return and rework 500 times; the state stays the same size and the case closes."""
     dispatcher, lead = actor("dispatcher"), actor("econ_it")
     refer = {"decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5}
