@@ -168,16 +168,17 @@ def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
             raise Conflict("任务未被签收" if task.state == "ready" else "任务已结束")
         if task.assignee != actor.username and not may_assign(actor, task):
             raise Forbidden("只能取消自己签收的任务")
+        previous = task.assignee
         released = uow.session.execute(
             update(Task)
-            .where(Task.id == task_id, Task.state == "claimed", Task.assignee == task.assignee)
+            .where(Task.id == task_id, Task.state == "claimed", Task.assignee == previous)
             .values(state="ready", assignee=None, claimed_at=None)
         ).rowcount
         if released != 1:
             raise Conflict("任务状态已变化，请刷新")
         audit.record(uow.session, case_id=task.case_id, task_id=task.id, actor=actor.username,
                      action="task_unclaimed", at=now, label=f"取消签收：{task.title}",
-                     data={"previous_assignee": task.assignee})
+                     data={"previous_assignee": previous})
         uow.commit()
         uow.session.refresh(task)
     return task
@@ -198,16 +199,17 @@ def assign_task(engine: Engine, actor: Actor, task_id: uuid.UUID, username: str)
         assignee = actor_of(user)
         if not may_work_on(assignee, task):
             raise InvalidInput("指派对象不能办理此任务", {"username": [f"{username} 不属于办理单位"]})
+        previous = task.assignee
         assigned = session.execute(
             update(Task)
-            .where(Task.id == task_id, Task.state.in_(OPEN_STATES), Task.assignee.is_not_distinct_from(task.assignee))
+            .where(Task.id == task_id, Task.state.in_(OPEN_STATES), Task.assignee.is_not_distinct_from(previous))
             .values(state="claimed", assignee=username, claimed_at=now)
         ).rowcount
         if assigned != 1:
             raise Conflict("任务状态已变化，请刷新")
         audit.record(session, case_id=task.case_id, task_id=task.id, actor=actor.username,
                      action="task_assigned", at=now, label=f"指派：{task.title} → {user.display_name}",
-                     data={"assignee": username, "previous_assignee": task.assignee})
+                     data={"assignee": username, "previous_assignee": previous})
         uow.commit()
         session.refresh(task)
     return task
