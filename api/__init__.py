@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["duban_engine"] = engine
     api = DubanApi(app)
     for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -70,10 +72,38 @@ def authenticate_request() -> None:
         abort(401, message="访问令牌已过期，请重新登录")
     except jwt.InvalidTokenError:
         abort(401, message="访问令牌无效")
-    user = find_user(eng, claims["sub"])
-    if user is None:
+    actor = _actors().get(eng, claims["sub"])
+    if actor is None:
         abort(401, message="用户不存在或已停用")
-    g.actor = actor_of(user)
+    g.actor = actor
+
+
+class ActorCache:
+    """Signed-in users' actors, kept briefly so a request does not load its user every time.
+
+    A deactivated user or a changed role takes effect within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Actor | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, eng: Engine, username: str) -> Actor | None:
+        """The actor of an active user, or None."""
+        now = time.monotonic()
+        entry = self._entries.get(username)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        user = find_user(eng, username)
+        actor = actor_of(user) if user is not None else None
+        with self._lock:
+            self._entries[username] = (now, actor)
+        return actor
+
+
+def _actors() -> ActorCache:
+    return current_app.extensions.setdefault("duban_actor_cache", ActorCache())
 
 
 def current_actor() -> Actor:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import current_actor, engine
 from api.schemas import CaseCreateSchema, CaseDetailSchema, CaseListArgs, CasePageSchema, EventSchema
 from engine import cases
-from engine.models import Case, Task
 from engine.worklist import CaseQuery, list_cases
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="督办事项")
@@ -31,8 +27,7 @@ class CasesView(MethodView):
     @blp.response(201, CaseDetailSchema)
     def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]
         """Record a new case (问题收集) and start its process."""
-        case = cases.create_case(engine(), current_actor(), cases.CaseDraft(**body))
-        return case_with_tasks(case.id)
+        return cases.create_case(engine(), current_actor(), cases.CaseDraft(**body))
 
 
 @blp.route("/<int:case_id>")
@@ -55,17 +50,6 @@ class CaseEventsView(MethodView):
         return cases.case_events(engine(), current_actor(), case_id)
 
 
-@dataclass(frozen=True)
-class CaseWithTasks:
-    """A case and its open tasks, as ``CaseDetailSchema`` reads them."""
-
-    case: Case
-    open_tasks: list[Task]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.case, name)
-
-
-def case_with_tasks(case_id: int) -> CaseWithTasks:
+def case_with_tasks(case_id: int) -> cases.CaseView:
     """A case the caller may see, with its open tasks."""
-    return CaseWithTasks(*cases.get_case(engine(), current_actor(), case_id))
+    return cases.get_case(engine(), current_actor(), case_id)

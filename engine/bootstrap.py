@@ -11,6 +11,7 @@ from engine.calendar import WorkingCalendar
 from engine.catalogue import Catalogue
 from engine.clock import Clock, current_clock
 from engine.database import Database
+from engine.directory import Directory
 from engine.models import Deployment
 from engine.runtime import WorkflowRuntime
 from engine.settings import Settings
@@ -29,6 +30,7 @@ class Engine:
     specs: SpecCache
     runtime: WorkflowRuntime
     current_version: str
+    directory: Directory
 
     def deploy(self, deployed_by: str | None = None) -> str:
         """Record the catalogue's BPMN as a deployment if it is new; return its version."""
@@ -62,4 +64,4 @@ def bootstrap(settings: Settings, catalogue: Catalogue, clock: Clock | None = No
     specs = SpecCache(load_xml)
     current = specs.add(catalogue.bpmn_xml).version
     runtime = WorkflowRuntime(specs, calendar, clock)
-    return Engine(settings, db, catalogue, clock, calendar, specs, runtime, current)
+    return Engine(settings, db, catalogue, clock, calendar, specs, runtime, current, Directory(db))

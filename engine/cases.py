@@ -14,14 +14,17 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.access import Actor, may_assign, may_work_on, visible_cases, visible_tasks
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.models import Case, CaseParty, Department, Event, Task, Taskforce, User
+from engine.models import Case, CaseParty, Event, Task, Taskforce, User
 from engine.org import actor_of
 from engine.runtime import ReadyTask
 from engine.warnings import warning_level
@@ -43,6 +46,17 @@ class CaseDraft:
     deadline_working_days: int | None = None
 
 
+@dataclass(frozen=True)
+class CaseView:
+    """A case with its open tasks."""
+
+    case: Case
+    open_tasks: list[Task]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.case, name)
+
+
 @dataclass
 class TaskDetail:
     """A task with its form, for a client that draws it."""
@@ -58,7 +72,7 @@ class TaskDetail:
 
 # -- creating ----------------------------------------------------------------------------------
 
-def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> Case:
+def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
     """Record a new case (问题收集) and start its process."""
     catalogue = engine.catalogue
     mode_name = draft.mode or catalogue.default_mode
@@ -70,7 +84,7 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> Case:
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
         session = uow.session
-        _check_draft(session, draft, mode.needs_lead_department)
+        _check_draft(session, draft, mode.needs_lead_department, engine.directory.assignable())
         data = {
             "title": draft.title,
             "description": draft.description,
@@ -109,19 +123,18 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> Case:
             label=f"问题收集：{draft.title}",
             data={k: v for k, v in data.items() if k != "created_by"},
         )
-        _sync(engine, session, case, workflow, actor, now, completed=None)
+        open_tasks = _sync(engine, session, case, workflow, actor, now, completed=None)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         uow.commit()
-    return case
+    return CaseView(case, open_tasks)
 
 
-def _check_draft(session: Session, draft: CaseDraft, needs_lead: bool) -> None:
+def _check_draft(session: Session, draft: CaseDraft, needs_lead: bool, known: Mapping[str, str]) -> None:
     errors: dict[str, list[str]] = {}
     if session.get(Taskforce, draft.taskforce) is None:
         errors["taskforce"] = [f"未知的专班：{draft.taskforce}"]
     if needs_lead and not draft.lead_department:
         errors["lead_department"] = ["此督办方式必须指定牵头单位。"]
-    known = _department_codes(session)
     if draft.lead_department and draft.lead_department not in known:
         errors["lead_department"] = [f"未知的单位：{draft.lead_department}"]
     unknown = [c for c in draft.co_departments if c not in known]
@@ -145,18 +158,14 @@ def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
         if task.state == "claimed" and task.assignee == actor.username:
             return task
         _require_open(task)
-        claimed = uow.session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.state == "ready")
-            .values(state="claimed", assignee=actor.username, claimed_at=now)
-        ).rowcount
-        if claimed != 1:
-            raise Conflict("任务已被他人签收", {"task": [f"已由 {task.assignee} 签收"]})
+        claimed = _update_task(uow.session, task_id, Task.state == "ready",
+                               state="claimed", assignee=actor.username, claimed_at=now)
+        if claimed is None:
+            raise Conflict("任务已被他人签收", {"task": ["任务已由他人签收"]})
         audit.record(uow.session, case_id=task.case_id, task_id=task.id, actor=actor.username,
                      action="task_claimed", at=now, label=f"签收：{task.title}")
         uow.commit()
-        uow.session.refresh(task)
-    return task
+    return claimed
 
 
 def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
@@ -169,19 +178,15 @@ def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
         if task.assignee != actor.username and not may_assign(actor, task):
             raise Forbidden("只能取消自己签收的任务")
         previous = task.assignee
-        released = uow.session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.state == "claimed", Task.assignee == previous)
-            .values(state="ready", assignee=None, claimed_at=None)
-        ).rowcount
-        if released != 1:
+        released = _update_task(uow.session, task_id, (Task.state == "claimed") & (Task.assignee == previous),
+                                state="ready", assignee=None, claimed_at=None)
+        if released is None:
             raise Conflict("任务状态已变化，请刷新")
         audit.record(uow.session, case_id=task.case_id, task_id=task.id, actor=actor.username,
                      action="task_unclaimed", at=now, label=f"取消签收：{task.title}",
                      data={"previous_assignee": previous})
         uow.commit()
-        uow.session.refresh(task)
-    return task
+    return released
 
 
 def assign_task(engine: Engine, actor: Actor, task_id: uuid.UUID, username: str) -> Task:
@@ -200,31 +205,35 @@ def assign_task(engine: Engine, actor: Actor, task_id: uuid.UUID, username: str)
         if not may_work_on(assignee, task):
             raise InvalidInput("指派对象不能办理此任务", {"username": [f"{username} 不属于办理单位"]})
         previous = task.assignee
-        assigned = session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.state.in_(OPEN_STATES), Task.assignee.is_not_distinct_from(previous))
-            .values(state="claimed", assignee=username, claimed_at=now)
-        ).rowcount
-        if assigned != 1:
+        assigned = _update_task(session, task_id,
+                                Task.state.in_(OPEN_STATES) & Task.assignee.is_not_distinct_from(previous),
+                                state="claimed", assignee=username, claimed_at=now)
+        if assigned is None:
             raise Conflict("任务状态已变化，请刷新")
         audit.record(session, case_id=task.case_id, task_id=task.id, actor=actor.username,
                      action="task_assigned", at=now, label=f"指派：{task.title} → {user.display_name}",
                      data={"assignee": username, "previous_assignee": previous})
         uow.commit()
-        session.refresh(task)
-    return task
+    return assigned
 
 
-def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mapping[str, Any]) -> Case:
+def _update_task(session: Session, task_id: uuid.UUID, condition: Any, **values: Any) -> Task | None:
+    """Change a task only if it is still as the caller saw it; return it changed, or None."""
+    return session.scalars(
+        update(Task).where(Task.id == task_id, condition).values(**values).returning(Task),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).one_or_none()
+
+
+def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mapping[str, Any]) -> CaseView:
     """Complete a claimed task with its form data and move the case on."""
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
         session = uow.session
+        case = _lock_case_of_task(engine, session, task_id)
         task = _task_for_action(session, actor, task_id)
         if not may_work_on(actor, task):
             raise Forbidden("无权办理此任务")
-        case = _lock_case(engine, session, task.case_id)
-        session.refresh(task)
         if task.state == "ready":
             raise Conflict("请先签收任务", {"task": ["任务尚未签收"]})
         _require_open(task)
@@ -235,32 +244,31 @@ def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mappin
         ready = _ready_by_id(engine, workflow).get(task.id)
         if ready is None:
             raise Conflict("任务已不在待办状态")
-        cleaned = form.load(data, FormContext(_department_codes(session), ready.data))
+        cleaned = form.load(data, FormContext(engine.directory.assignable(), ready.data))
         engine.runtime.complete(workflow, task.id, cleaned, ready.result_variable)
-        entry = engine.catalogue.describe_completion(task.name, cleaned, _namer(session))
+        entry = engine.catalogue.describe_completion(task.name, cleaned, engine.directory.name)
         audit.record(session, case_id=case.id, task_id=task.id, actor=actor.username,
                      action=entry.action, at=now, label=entry.label,
                      data=cleaned)
         _count_loops(case, entry.action)
-        _sync(engine, session, case, workflow, actor, now, completed=task.id)
+        open_tasks = _sync(engine, session, case, workflow, actor, now, completed=task.id)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
-        _bump_version(session, case)
+        _save_new_version(session, case)
         uow.commit()
-    return case
+    return CaseView(case, open_tasks)
 
 
-def _bump_version(session: Session, case: Case) -> None:
-    """Save the case only if nobody saved it since it was loaded (optimistic versioning)."""
-    loaded = case.version
-    session.flush()
-    bumped = session.execute(
-        update(Case).where(Case.id == case.id, Case.version == loaded).values(version=loaded + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if bumped != 1:
-        raise Conflict("事项已被他人更新，请刷新后重试")
-    case.version = loaded + 1
-    session.flush()
+def _save_new_version(session: Session, case: Case) -> None:
+    """Save the case as its next version, only if nobody saved it since it was loaded.
+
+    The mapper's version column turns this into ``UPDATE … SET …, version = v + 1 WHERE id = …
+    AND version = v``; zero rows updated means another command won.
+    """
+    case.version = case.version + 1
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("事项已被他人更新，请刷新后重试") from exc
 
 
 def _count_loops(case: Case, action: str) -> None:
@@ -270,13 +278,14 @@ def _count_loops(case: Case, action: str) -> None:
         case.rework_count += 1
 
 
-def _lock_case(engine: Engine, session: Session, case_id: int) -> Case:
-    query = select(Case).where(Case.id == case_id)
+def _lock_case_of_task(engine: Engine, session: Session, task_id: uuid.UUID) -> Case:
+    """Load (and on PostgreSQL lock) the case a task belongs to, before reading the task itself."""
+    query = select(Case).where(Case.id == select(Task.case_id).where(Task.id == task_id).scalar_subquery())
     if engine.db.locks_rows:
         query = query.with_for_update()
     case = session.scalar(query)
     if case is None:
-        raise NotFound("事项不存在")
+        raise NotFound("任务不存在")
     return case
 
 
@@ -300,8 +309,8 @@ def _ready_by_id(engine: Engine, workflow: Any) -> dict[uuid.UUID, ReadyTask]:
 # -- syncing rows with the workflow --------------------------------------------------------------
 
 def _sync(engine: Engine, session: Session, case: Case, workflow: Any, actor: Actor,
-          now: datetime, completed: uuid.UUID | None) -> None:
-    """Bring the case row, its task rows and parties in line with the workflow after a step."""
+          now: datetime, completed: uuid.UUID | None) -> list[Task]:
+    """Bring the case row, its task rows and parties in line with the workflow; return the open tasks."""
     ready = _ready_by_id(engine, workflow)
     open_rows = {
         t.id: t for t in session.scalars(
@@ -325,35 +334,43 @@ def _sync(engine: Engine, session: Session, case: Case, workflow: Any, actor: Ac
             audit.record(session, case_id=case.id, task_id=task_id, actor="system",
                          action="task_cancelled", at=now, label=f"待办撤销：{row.title}")
     data = engine.runtime.current_data(workflow)
+    involved = (case.lead_department, list(case.co_departments or []))
     if "lead_department" in data:
         case.lead_department = data.get("lead_department")
     if "co_departments" in data:
         case.co_departments = list(data.get("co_departments") or [])
-    namer = _namer(session)
+    namer = engine.directory.name
     parties = set()
+    still_open = []
+    created = False
     for task_id, item in ready.items():
         if item.case_deadline and item.due_at is not None:
             case.due_at = item.due_at
         if item.department:
             parties.add(item.department)
         if task_id in open_rows:
+            still_open.append(open_rows[task_id])
             continue
-        session.add(Task(
+        row = Task(
             id=task_id, case_id=case.id, name=item.name, title=item.title,
             case_title=case.title, case_number=case.number, taskforce=case.taskforce,
             mode=case.mode, department=item.department, role=item.role, state="ready",
             created_at=now, due_at=item.due_at,
             warning_level=warning_level(engine.calendar, item.due_at, now),
-        ))
+        )
+        session.add(row)
+        still_open.append(row)
+        created = True
         audit.record(session, case_id=case.id, task_id=task_id, actor="system",
                      action="task_created", at=now,
                      label=f"生成待办：{item.title}（{namer(item.department) if item.department else ''}）",
                      data={"department": item.department,
                            "due_at": item.due_at.isoformat() if item.due_at else None})
-    if case.lead_department:
-        parties.add(case.lead_department)
-    parties.update(case.co_departments or [])
-    _add_parties(session, case.id, parties)
+    if created or involved != (case.lead_department, case.co_departments):
+        if case.lead_department:
+            parties.add(case.lead_department)
+        parties.update(case.co_departments or [])
+        _add_parties(session, case.id, parties)
     end = engine.runtime.resolution(workflow)
     if end is not None and case.status == "open":
         case.status = "closed"
@@ -365,39 +382,32 @@ def _sync(engine: Engine, session: Session, case: Case, workflow: Any, actor: Ac
     case.warning_level = "green" if case.status != "open" else warning_level(engine.calendar, case.due_at, now)
     case.next_wakeup_at = engine.runtime.next_wakeup(workflow)
     case.updated_at = now
+    return sorted(still_open, key=lambda t: (t.created_at, t.name, t.department))
 
 
 def _add_parties(session: Session, case_id: int, departments: Any) -> None:
-    existing = set(session.scalars(select(CaseParty.department_code).where(CaseParty.case_id == case_id)))
-    for code in set(departments) - existing:
-        session.add(CaseParty(case_id=case_id, department_code=code))
-
-
-def _department_codes(session: Session) -> dict[str, str]:
-    """The departments a case can be referred to (every unit but the office), code → name."""
-    rows = session.execute(
-        select(Department.code, Department.name).where(Department.kind != "office").order_by(Department.code)
-    )
-    return {code: name for code, name in rows}
-
-
-def _namer(session: Session) -> Any:
-    names: dict[str, str] = {code: name for code, name in session.execute(select(Department.code, Department.name))}
-    return lambda code: names.get(code, code)
+    """Make departments parties to a case (idempotent, one statement)."""
+    rows = [{"case_id": case_id, "department_code": code} for code in sorted(set(departments))]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    session.execute(insert(CaseParty).values(rows).on_conflict_do_nothing())
 
 
 # -- reading -----------------------------------------------------------------------------------
 
-def get_case(engine: Engine, actor: Actor, case_id: int) -> tuple[Case, list[Task]]:
+def get_case(engine: Engine, actor: Actor, case_id: int) -> CaseView:
     """A case the actor may see, with its open tasks."""
     with engine.db.unit_of_work(write=False) as uow:
         case = uow.session.scalar(select(Case).where(Case.id == case_id, visible_cases(actor)))
         if case is None:
             raise NotFound("事项不存在")
         tasks = list(uow.session.scalars(
-            select(Task).where(Task.case_id == case_id, Task.state.in_(OPEN_STATES)).order_by(Task.created_at)
+            select(Task).where(Task.case_id == case_id, Task.state.in_(OPEN_STATES))
+            .order_by(Task.created_at, Task.name, Task.department)
         ))
-    return case, tasks
+    return CaseView(case, tasks)
 
 
 def get_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
@@ -408,7 +418,7 @@ def get_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
         if task is None:
             raise NotFound("任务不存在")
         form = engine.catalogue.forms.get(task.name)
-        described = form.describe(FormContext(_department_codes(session))) if form else []
+        described = form.describe(FormContext(engine.directory.assignable())) if form else []
         values: dict[str, Any] = {}
         case = session.get(Case, task.case_id)
         if task.state in OPEN_STATES and case is not None:

@@ -41,8 +41,10 @@ class Database:
             self.read_engine = _sqlite_engine(self.url, echo, immediate=False)
             self.write_engine = _sqlite_engine(self.url, echo, immediate=True)
         else:
+            # No pre-ping: it costs a round trip per transaction. Connections are recycled
+            # instead, and a dropped one fails one request, which the client may retry.
             engine = create_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+                self.url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800
             )
             self.read_engine = self.write_engine = engine
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from datetime import timezone
@@ -49,6 +50,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
+
+# The condition of the partial worklist indexes; queries repeat it literally (see worklist.py).
+OPEN_TASK = text("state IN ('ready', 'claimed')")
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias, so it autoincrements) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -165,6 +169,8 @@ class Case(Base):
         Index("ix_case_next_wakeup", "next_wakeup_at"),
         Index("ix_case_lead_status", "lead_department", "status"),
     )
+    # Every UPDATE says WHERE version = <loaded>; the use case sets the next version itself.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class CaseParty(Base):
@@ -213,6 +219,13 @@ class Task(Base):
         Index("ix_task_assignee_state_due", "assignee", "state", "due_at"),
         Index("ix_task_case_state", "case_id", "state"),
         Index("ix_task_state_due", "state", "due_at"),
+        # The worklists: open tasks by due time, served in order straight from the index.
+        Index("ix_task_open_department_due", "department", "due_at", "created_at",
+              sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
+        Index("ix_task_open_assignee_due", "assignee", "due_at", "created_at",
+              sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
+        Index("ix_task_open_due", "due_at", "created_at",
+              sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
     )
 
 

@@ -47,6 +47,7 @@ def load_org(engine: Engine, org: Mapping[str, Any]) -> None:
             ]
             session.add(row)
         uow.commit()
+    engine.directory.invalidate()
 
 
 def save_accounts(engine: Engine, accounts: Iterable[Account], password_hash: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping
 from uuid import UUID
 
@@ -169,7 +169,7 @@ class WorkflowRuntime:
                     title=spec.bpmn_name or spec.bpmn_id,
                     role=role,
                     department=department,
-                    due_at=datetime.fromisoformat(due) if due else None,
+                    due_at=datetime.fromisoformat(due).astimezone(timezone.utc) if due else None,
                     case_deadline=props.get("case_deadline") == "true",
                     result_variable=props.get("result_variable"),
                     data=task.data,

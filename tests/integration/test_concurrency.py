@@ -42,7 +42,7 @@ def _race(workers: list[Callable[[], Any]]) -> list[Any]:
 def _new_refer_task(engine: Engine, actor: ActorOf) -> Task:
     case = cases.create_case(engine, actor("dispatcher"),
                              cases.CaseDraft("并发测试", "d", "optoelectronics"))
-    _, (task,) = cases.get_case(engine, actor("dispatcher"), case.id)
+    (task,) = cases.get_case(engine, actor("dispatcher"), case.id).open_tasks
     return task
 
 
@@ -60,7 +60,7 @@ def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine,
         forms = [{"decision": "refer", "lead_department": lead, "deadline_working_days": 5}
                  for lead in ("econ_it", "commerce")]
         results = _race([lambda f=f: cases.complete_task(engine, dispatcher, task.id, f) for f in forms])
-        winners = [r for r in results if isinstance(r, Case)]
+        winners = [r for r in results if isinstance(r, cases.CaseView)]
         losers = [r for r in results if isinstance(r, Conflict)]
         assert (len(winners), len(losers)) == (1, 1), results
         case_id = task.case_id
@@ -69,7 +69,7 @@ def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine,
         open_handling = _count(engine, select(func.count()).select_from(Task).where(
             Task.case_id == case_id, Task.name == "handle_case", Task.state == "ready"))
         assert open_handling == 1
-        case, _ = cases.get_case(engine, dispatcher, case_id)
+        case = cases.get_case(engine, dispatcher, case_id)
         assert case.version == 2
         assert case.lead_department == winners[0].lead_department
 
@@ -84,7 +84,7 @@ def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: En
     cases.claim_task(engine, dispatcher, task.id)
     case = cases.complete_task(engine, dispatcher, task.id,
                                {"decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
-    _, (handle,) = cases.get_case(engine, dispatcher, case.id)
+    (handle,) = cases.get_case(engine, dispatcher, case.id).open_tasks
     results = _race([lambda m=m: cases.claim_task(engine, m, handle.id) for m in members])
     winners = [r for r in results if isinstance(r, Task)]
     assert len(winners) == 1
@@ -103,4 +103,4 @@ def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) 
                             .execution_options(synchronize_session=False))  # another writer
         case.title = "changed"
         with pytest.raises(Conflict):
-            cases._bump_version(uow.session, case)
+            cases._save_new_version(uow.session, case)

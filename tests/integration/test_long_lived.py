@@ -7,14 +7,14 @@ from sqlalchemy import func, select
 from engine import cases
 from engine.access import Actor
 from engine.bootstrap import Engine
-from engine.models import Case, Event
+from engine.models import Event
 from engine.worklist import TaskQuery, list_tasks
 from tests.support import ActorOf
 
 LOOPS = 500
 
 
-def _step(engine: Engine, actor: Actor, name: str, data: dict[str, object]) -> Case:
+def _step(engine: Engine, actor: Actor, name: str, data: dict[str, object]) -> cases.CaseView:
     """Claim and complete the case's one open task of this name as actor."""
     (task,) = list_tasks(engine, actor, TaskQuery(scope="department", name=name)).items
     cases.claim_task(engine, actor, task.id)
