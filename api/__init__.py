@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, redirect
 
-from api import auth, cases, docs, org, tasks
+from api import auth, cases, docs, notifications, org, tasks
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
 from engine.settings import Settings
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["duban_engine"] = engine
     api = DubanApi(app)
-    for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp):
+    for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp, notifications.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.blp)
     register_error_handlers(app)

@@ -6,7 +6,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import current_actor, engine
-from api.schemas import CaseCreateSchema, CaseDetailSchema, CaseListArgs, CasePageSchema, EventSchema
+from api.schemas import (
+    CaseCreateSchema,
+    CaseDetailSchema,
+    CaseListArgs,
+    CasePageSchema,
+    EventSchema,
+    InspectionRequestSchema,
+    UrgeSchema,
+)
 from engine import cases
 from engine.worklist import CaseQuery, list_cases
 
@@ -48,6 +56,28 @@ class CaseEventsView(MethodView):
     def get(self, case_id: int):  # type: ignore[no-untyped-def]
         """Show the audit timeline of a case, oldest first."""
         return cases.case_events(engine(), current_actor(), case_id)
+
+
+@blp.route("/<int:case_id>/urge")
+class UrgeView(MethodView):
+    """催办."""
+
+    @blp.arguments(UrgeSchema)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
+        """Urge the lead department (supervisor, dispatcher): recorded, counted and notified."""
+        return cases.urge_case(engine(), current_actor(), case_id, body["message"])
+
+
+@blp.route("/<int:case_id>/inspections")
+class InspectionsView(MethodView):
+    """实地查办 on a running case."""
+
+    @blp.arguments(InspectionRequestSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
+        """Start an on-site inspection beside the case's open work (supervisor); repeatable."""
+        return cases.request_inspection(engine(), current_actor(), case_id, body["note"])
 
 
 def case_with_tasks(case_id: int) -> cases.CaseView:

@@ -12,7 +12,7 @@ from engine.bootstrap import Engine, bootstrap
 from engine.org import Account, load_org, save_accounts
 from engine.schema import upgrade_schema
 from engine.settings import Settings
-from processes.catalogue import build_catalogue
+from processes.catalogue import build_catalogue, calendar_overrides
 from processes.org import demo_users, org_data
 
 log = logging.getLogger("duban")
@@ -80,7 +80,13 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
     engine = bootstrap(settings, build_catalogue())
     init_database(engine)
     app = create_app(engine=engine)
+    engine.db.dispose()  # the HTTP worker process opens its own connections after the fork
     bind = f"{host or settings.host}:{port or settings.port}"
+
+    def start_embedded_worker(server) -> None:  # type: ignore[no-untyped-def]
+        from workers.timer_worker import run_in_background
+
+        run_in_background(engine)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -89,12 +95,53 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("post_fork", lambda server, worker: engine.db.forget_inherited_connections())
+            if engine.db.is_sqlite:
+                # Embedded: the timer worker runs in the server's main process.
+                self.cfg.set("when_ready", start_embedded_worker)
 
         def load(self):  # type: ignore[no-untyped-def]
             return app
 
     click.echo(f"duban 已启动：http://{bind}  （Ctrl-C 停止）")
     _Server().run()
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="fire what is due, print it, and exit")
+@click.option("--now", "now_text", default=None, help="with --once: the time to fire up to (ISO-8601)")
+def worker_command(once: bool, now_text: str | None) -> None:
+    """Run the timer worker until stopped, or once (``--once [--now T]``)."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from engine.clock import FrozenClock, install_clock
+    from engine.timers import fire_due_timers
+    from workers.timer_worker import run_forever
+
+    if now_text and not once:
+        raise click.UsageError("--now goes with --once")
+    clock = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError as exc:
+            raise click.BadParameter(f"not an ISO-8601 time: {now_text}", param_hint="--now") from exc
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=ZoneInfo(Settings.from_env().timezone))
+        clock = FrozenClock(now.astimezone(timezone.utc))
+        install_clock(clock)  # SpiffWorkflow's timers read the same time
+    engine = bootstrap(Settings.from_env(), build_catalogue(), clock)
+    if not once:
+        click.echo("定时任务进程已启动（Ctrl-C 停止）")
+        run_forever(engine)
+        return
+    now = engine.clock.now()
+    fired = fire_due_timers(engine, now)
+    for item in fired:
+        following = item.next_wakeup_at.isoformat() if item.next_wakeup_at else "无"
+        click.echo(f"已处理到期事项 {item.number}（下次到期：{following}）")
+    click.echo(f"共处理 {len(fired)} 个到期事项，截至 {now.isoformat()}")
 
 
 @main.group("calendar")
@@ -113,7 +160,7 @@ def add_working_days_command(start, count: int) -> None:  # type: ignore[no-unty
     from engine.calendar import WorkingCalendar
 
     hour, minute = (int(p) for p in settings.closing_time.split(":"))
-    calendar = WorkingCalendar(settings.timezone, time(hour, minute))
+    calendar = WorkingCalendar(settings.timezone, time(hour, minute), calendar_overrides())
     result: date = calendar.add_working_days(start.date(), count)
     click.echo(result.isoformat())
 

@@ -185,6 +185,38 @@ class CaseCreateSchema(StrictSchema):
     co_departments = fields.List(fields.String(), load_default=list)
     deadline_working_days = fields.Integer(strict=True, load_default=None,
                                            validate=validate.Range(min=1, max=250))
+    report_every_working_days = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(min=1, max=60),
+        metadata={"description": "effectiveness only: progress reports every N working days (default 5)"})
+    followup_working_days = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(min=1, max=250),
+        metadata={"description": "effectiveness only: follow-up N working days after handling (default 20)"})
+
+
+class UrgeSchema(StrictSchema):
+    message = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class InspectionRequestSchema(StrictSchema):
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class NotificationSchema(FastDumpSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    case_id = fields.Integer(allow_none=True)
+    title = fields.String()
+    body = fields.String()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class NotificationPageSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema))
+    total = fields.Integer()
+    unread = fields.Integer(metadata={"description": "the caller's unread count"})
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class EventSchema(FastDumpSchema):
@@ -222,6 +254,10 @@ class TaskListArgs(PageArgs):
     taskforce = fields.String(load_default=None)
     sort = fields.String(load_default="due_at",
                          validate=validate.OneOf(["due_at", "-due_at", "created_at", "-created_at"]))
+
+
+class NotificationListArgs(PageArgs):
+    unread = fields.Boolean(load_default=False)
 
 
 class CaseListArgs(PageArgs):

@@ -7,7 +7,7 @@ from datetime import time
 
 from sqlalchemy import select
 
-from engine.calendar import WorkingCalendar
+from engine.calendar import CalendarOverrides, WorkingCalendar
 from engine.catalogue import Catalogue
 from engine.clock import Clock, current_clock
 from engine.database import Database
@@ -52,7 +52,8 @@ def bootstrap(settings: Settings, catalogue: Catalogue, clock: Clock | None = No
     db = db or Database(settings.database_url, echo=settings.sql_echo)
     clock = clock or current_clock()
     hour, minute = (int(p) for p in settings.closing_time.split(":"))
-    calendar = WorkingCalendar(timezone=settings.timezone, closing_time=time(hour, minute))
+    calendar = WorkingCalendar(timezone=settings.timezone, closing_time=time(hour, minute),
+                               overrides=catalogue.calendar_overrides or CalendarOverrides())
 
     def load_xml(version: str) -> str:
         with db.unit_of_work(write=False) as uow:

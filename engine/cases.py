@@ -9,27 +9,33 @@ check fails, everything rolls back, and the caller gets a conflict.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
+from engine import audit, outbox
 from engine.access import Actor, may_assign, may_work_on, visible_cases, visible_tasks
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.models import Case, CaseParty, Event, Task, Taskforce, User
+from engine.models import Case, Event, Task, Taskforce, User
 from engine.org import actor_of
-from engine.runtime import ReadyTask
-from engine.warnings import warning_level
+from engine.sync import (
+    OPEN_STATES,
+    add_parties,
+    case_facts,
+    ready_by_id,
+    require_case,
+    save_new_version,
+    sync_case,
+)
 
-OPEN_STATES = ("ready", "claimed")
+URGE_ROLES = frozenset({"supervisor", "dispatcher"})
+INSPECTION_ROLES = frozenset({"supervisor"})
+# Data a mode may take at creation beyond the common fields, and which modes take it.
+MODE_OPTIONS = {"report_every_working_days": "effectiveness", "followup_working_days": "effectiveness"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class CaseDraft:
     lead_department: str | None = None
     co_departments: list[str] = field(default_factory=list)
     deadline_working_days: int | None = None
+    report_every_working_days: int | None = None
+    followup_working_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,8 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
         session = uow.session
-        _check_draft(session, draft, mode.needs_lead_department, engine.directory.assignable())
-        data = {
+        _check_draft(session, draft, mode_name, mode.needs_lead_department, engine.directory.assignable())
+        given = {
             "title": draft.title,
             "description": draft.description,
             "taskforce": draft.taskforce,
@@ -95,8 +103,10 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
             "co_departments": list(draft.co_departments),
             "deadline_working_days": draft.deadline_working_days,
             "created_by": actor.username,
-        }
-        workflow = engine.runtime.start(engine.current_version, mode.process_id, data)
+        } | {name: getattr(draft, name) for name in MODE_OPTIONS if getattr(draft, name) is not None}
+        data = dict(mode.defaults) | {k: v for k, v in given.items() if v is not None or k not in mode.defaults}
+        with engine.runtime.recording() as calls:
+            workflow = engine.runtime.start(engine.current_version, mode.process_id, data)
         case = Case(
             title=draft.title,
             description=draft.description,
@@ -117,20 +127,24 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
         session.flush()
         case.number = f"DB{engine.calendar.local_date(now).year}-{case.id:06d}"
         if actor.department:
-            _add_parties(session, case.id, [actor.department])
+            add_parties(session, case.id, [actor.department])
         audit.record(
             session, case_id=case.id, actor=actor.username, action="case_created", at=now,
-            label=f"问题收集：{draft.title}",
+            label=f"问题收集（{mode.label}）：{draft.title}",
             data={k: v for k, v in data.items() if k != "created_by"},
         )
-        open_tasks = _sync(engine, session, case, workflow, actor, now, completed=None)
+        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, calls=calls)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         uow.commit()
     return CaseView(case, open_tasks)
 
 
-def _check_draft(session: Session, draft: CaseDraft, needs_lead: bool, known: Mapping[str, str]) -> None:
+def _check_draft(session: Session, draft: CaseDraft, mode: str, needs_lead: bool,
+                 known: Mapping[str, str]) -> None:
     errors: dict[str, list[str]] = {}
+    for name, only_for in MODE_OPTIONS.items():
+        if getattr(draft, name) is not None and mode != only_for:
+            errors[name] = [f"仅适用于督办方式 {only_for}"]
     if session.get(Taskforce, draft.taskforce) is None:
         errors["taskforce"] = [f"未知的专班：{draft.taskforce}"]
     if needs_lead and not draft.lead_department:
@@ -241,34 +255,88 @@ def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mappin
             raise Conflict("任务已由他人签收", {"task": [f"已由 {task.assignee} 签收"]})
         form = engine.catalogue.forms[task.name]
         workflow = engine.runtime.restore(case.process_version, case.workflow_state)
-        ready = _ready_by_id(engine, workflow).get(task.id)
+        ready = ready_by_id(engine, workflow).get(task.id)
         if ready is None:
             raise Conflict("任务已不在待办状态")
         cleaned = form.load(data, FormContext(engine.directory.assignable(), ready.data))
-        engine.runtime.complete(workflow, task.id, cleaned, ready.result_variable)
+        with engine.runtime.recording() as calls:
+            engine.runtime.complete(workflow, task.id, cleaned, ready.result_variable)
         entry = engine.catalogue.describe_completion(task.name, cleaned, engine.directory.name)
         audit.record(session, case_id=case.id, task_id=task.id, actor=actor.username,
                      action=entry.action, at=now, label=entry.label,
                      data=cleaned)
         _count_loops(case, entry.action)
-        open_tasks = _sync(engine, session, case, workflow, actor, now, completed=task.id)
+        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, completed=task.id, calls=calls)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
-        _save_new_version(session, case)
+        save_new_version(session, case)
         uow.commit()
     return CaseView(case, open_tasks)
 
 
-def _save_new_version(session: Session, case: Case) -> None:
-    """Save the case as its next version, only if nobody saved it since it was loaded.
+# -- supervisors' actions ------------------------------------------------------------------------
 
-    The mapper's version column turns this into ``UPDATE … SET …, version = v + 1 WHERE id = …
-    AND version = v``; zero rows updated means another command won.
-    """
-    case.version = case.version + 1
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise Conflict("事项已被他人更新，请刷新后重试") from exc
+def urge_case(engine: Engine, actor: Actor, case_id: int, message: str | None) -> CaseView:
+    """催办: record the urge, raise the case's urge count and notify the lead department."""
+    if not actor.roles & URGE_ROLES:
+        raise Forbidden("只有督查室和督查人员可以催办")
+    now = engine.clock.now()
+    with engine.db.unit_of_work() as uow:
+        session = uow.session
+        case = _visible_open_case(engine, session, actor, case_id)
+        case.urge_count += 1
+        case.updated_at = now
+        facts = case_facts(engine, case) | {"message": message}
+        notice = engine.catalogue.compose_notice("urged", facts, engine.directory.name)
+        holders = session.scalars(select(Task.assignee).where(
+            Task.case_id == case.id, Task.state == "claimed", Task.assignee.is_not(None))).all()
+        notice = replace(notice, audience=notice.audience + tuple(("user", h) for h in holders))
+        sent_to = outbox.notify(session, case_id=case.id, notice=notice,
+                                key=f"urged:{case.id}:{case.urge_count}", now=now)
+        audit.record(session, case_id=case.id, actor=actor.username, action="case_urged", at=now,
+                     label=f"催办（第{case.urge_count}次）" + (f"：{message}" if message else ""),
+                     data={"message": message, "urge_count": case.urge_count, "recipients": sent_to})
+        save_new_version(session, case)
+        open_tasks = _open_tasks(session, case.id)
+        uow.commit()
+    return CaseView(case, open_tasks)
+
+
+def request_inspection(engine: Engine, actor: Actor, case_id: int, note: str | None) -> CaseView:
+    """实地查办 on a running case: an inspection starts beside the open work (any number of times)."""
+    if not actor.roles & INSPECTION_ROLES:
+        raise Forbidden("只有督查人员可以发起实地查办")
+    now = engine.clock.now()
+    with engine.db.unit_of_work() as uow:
+        session = uow.session
+        case = _visible_open_case(engine, session, actor, case_id)
+        workflow = engine.runtime.restore(case.process_version, case.workflow_state)
+        payload = {"note": note, "requested_by": actor.username, "requested_at": now.isoformat()}
+        with engine.runtime.recording() as calls:
+            engine.runtime.send_message(workflow, engine.catalogue.messages["inspection"], payload)
+        audit.record(session, case_id=case.id, actor=actor.username, action="inspection_requested", at=now,
+                     label="发起实地查办" + (f"：{note}" if note else ""), data={"note": note})
+        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, calls=calls)
+        case.workflow_state = engine.runtime.save(case.process_version, workflow)
+        save_new_version(session, case)
+        uow.commit()
+    return CaseView(case, open_tasks)
+
+
+def _visible_open_case(engine: Engine, session: Session, actor: Actor, case_id: int) -> Case:
+    visible = session.scalar(select(Case.id).where(Case.id == case_id, visible_cases(actor)))
+    if visible is None:
+        raise NotFound("事项不存在")
+    case = require_case(engine, session, case_id)
+    if case.status != "open":
+        raise Conflict("事项已办结", {"case": [f"事项状态：{case.status}"]})
+    return case
+
+
+def _open_tasks(session: Session, case_id: int) -> list[Task]:
+    return list(session.scalars(
+        select(Task).where(Task.case_id == case_id, Task.state.in_(OPEN_STATES))
+        .order_by(Task.created_at, Task.name, Task.department)
+    ))
 
 
 def _count_loops(case: Case, action: str) -> None:
@@ -302,99 +370,6 @@ def _require_open(task: Task) -> None:
                        {"task": [f"任务状态：{task.state}"]})
 
 
-def _ready_by_id(engine: Engine, workflow: Any) -> dict[uuid.UUID, ReadyTask]:
-    return {t.id: t for t in engine.runtime.ready_tasks(workflow, engine.catalogue.office_department)}
-
-
-# -- syncing rows with the workflow --------------------------------------------------------------
-
-def _sync(engine: Engine, session: Session, case: Case, workflow: Any, actor: Actor,
-          now: datetime, completed: uuid.UUID | None) -> list[Task]:
-    """Bring the case row, its task rows and parties in line with the workflow; return the open tasks."""
-    ready = _ready_by_id(engine, workflow)
-    open_rows = {
-        t.id: t for t in session.scalars(
-            select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES))
-        )
-    }
-    for task_id, row in open_rows.items():
-        if task_id in ready:
-            continue
-        if task_id == completed:
-            done = session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.state == "claimed", Task.assignee == actor.username)
-                .values(state="completed", completed_at=now, completed_by=actor.username)
-            ).rowcount
-            if done != 1:
-                raise Conflict("任务状态已变化，请刷新后重试")
-        else:
-            row.state = "cancelled"
-            row.completed_at = now
-            audit.record(session, case_id=case.id, task_id=task_id, actor="system",
-                         action="task_cancelled", at=now, label=f"待办撤销：{row.title}")
-    data = engine.runtime.current_data(workflow)
-    involved = (case.lead_department, list(case.co_departments or []))
-    if "lead_department" in data:
-        case.lead_department = data.get("lead_department")
-    if "co_departments" in data:
-        case.co_departments = list(data.get("co_departments") or [])
-    namer = engine.directory.name
-    parties = set()
-    still_open = []
-    created = False
-    for task_id, item in ready.items():
-        if item.case_deadline and item.due_at is not None:
-            case.due_at = item.due_at
-        if item.department:
-            parties.add(item.department)
-        if task_id in open_rows:
-            still_open.append(open_rows[task_id])
-            continue
-        row = Task(
-            id=task_id, case_id=case.id, name=item.name, title=item.title,
-            case_title=case.title, case_number=case.number, taskforce=case.taskforce,
-            mode=case.mode, department=item.department, role=item.role, state="ready",
-            created_at=now, due_at=item.due_at,
-            warning_level=warning_level(engine.calendar, item.due_at, now),
-        )
-        session.add(row)
-        still_open.append(row)
-        created = True
-        audit.record(session, case_id=case.id, task_id=task_id, actor="system",
-                     action="task_created", at=now,
-                     label=f"生成待办：{item.title}（{namer(item.department) if item.department else ''}）",
-                     data={"department": item.department,
-                           "due_at": item.due_at.isoformat() if item.due_at else None})
-    if created or involved != (case.lead_department, case.co_departments):
-        if case.lead_department:
-            parties.add(case.lead_department)
-        parties.update(case.co_departments or [])
-        _add_parties(session, case.id, parties)
-    end = engine.runtime.resolution(workflow)
-    if end is not None and case.status == "open":
-        case.status = "closed"
-        case.resolution = engine.catalogue.end_resolutions.get(end, end)
-        case.closed_at = now
-        audit.record(session, case_id=case.id, actor="system", action="case_closed", at=now,
-                     label="办结" if case.resolution == "completed" else "事项关闭：不予受理",
-                     data={"resolution": case.resolution})
-    case.warning_level = "green" if case.status != "open" else warning_level(engine.calendar, case.due_at, now)
-    case.next_wakeup_at = engine.runtime.next_wakeup(workflow)
-    case.updated_at = now
-    return sorted(still_open, key=lambda t: (t.created_at, t.name, t.department))
-
-
-def _add_parties(session: Session, case_id: int, departments: Any) -> None:
-    """Make departments parties to a case (idempotent, one statement)."""
-    rows = [{"case_id": case_id, "department_code": code} for code in sorted(set(departments))]
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    session.execute(insert(CaseParty).values(rows).on_conflict_do_nothing())
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 def get_case(engine: Engine, actor: Actor, case_id: int) -> CaseView:
@@ -403,10 +378,7 @@ def get_case(engine: Engine, actor: Actor, case_id: int) -> CaseView:
         case = uow.session.scalar(select(Case).where(Case.id == case_id, visible_cases(actor)))
         if case is None:
             raise NotFound("事项不存在")
-        tasks = list(uow.session.scalars(
-            select(Task).where(Task.case_id == case_id, Task.state.in_(OPEN_STATES))
-            .order_by(Task.created_at, Task.name, Task.department)
-        ))
+        tasks = _open_tasks(uow.session, case_id)
     return CaseView(case, tasks)
 
 
@@ -423,7 +395,7 @@ def get_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
         case = session.get(Case, task.case_id)
         if task.state in OPEN_STATES and case is not None:
             workflow = engine.runtime.restore(case.process_version, case.workflow_state)
-            ready = _ready_by_id(engine, workflow).get(task.id)
+            ready = ready_by_id(engine, workflow).get(task.id)
             if ready is not None:
                 values = {f["name"]: ready.data[f["name"]] for f in described
                           if f.get("prefill") and ready.data.get(f["name"]) is not None}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
+from engine.calendar import CalendarOverrides
+
 
 @dataclass(frozen=True)
 class FormContext:
@@ -33,13 +35,28 @@ class TaskForm(Protocol):
 
 @dataclass(frozen=True)
 class ModeSpec:
-    """A supervision mode: which process it starts and who may start it."""
+    """A supervision mode: which process it starts, who may start it, and its starting data."""
 
     name: str
     process_id: str
     label: str
     creator_roles: frozenset[str]
     needs_lead_department: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification to write: what it says and who receives it.
+
+    ``audience`` entries are ``("department", code)``, ``("role", role)`` or
+    ``("taskforce_leader", taskforce)``.
+    """
+
+    kind: str
+    title: str
+    body: str
+    audience: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,11 @@ class Catalogue:
     end_resolutions: Mapping[str, str]
     office_department: str
     describe_completion: Callable[[str, Mapping[str, Any], Callable[[str], str]], AuditEntry]
+    compose_notice: Callable[[str, Mapping[str, Any], Callable[[str], str]], Notice]
+    is_side_work: Callable[[Mapping[str, Any]], bool]
+    calendar_overrides: CalendarOverrides | None = None
+    # Names of the BPMN messages the engine's use cases send, by purpose.
+    messages: Mapping[str, str] = field(default_factory=dict)
     default_mode: str = "standard"
 
     def mode(self, name: str) -> ModeSpec:

@@ -1,14 +1,18 @@
 """The one clock the engine reads, injectable so tests and operators control time.
 
 SpiffWorkflow's timer events read ``datetime.now(timezone.utc)`` from their own module; the engine
-points that module at the same clock, so BPMN timers and everything else agree on "now".
+points that module at the clock of the runtime that is running the workflow (a context variable
+set around every engine step), else at the process-wide clock, so BPMN timers and everything else
+agree on "now".
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Iterator, Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 
@@ -53,6 +57,7 @@ class FrozenClock:
 
 
 _current: Clock = SystemClock()
+_running: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("duban_running_clock", default=None)
 
 
 def current_clock() -> Clock:
@@ -67,13 +72,24 @@ def install_clock(clock: Clock) -> Clock:
     return previous
 
 
+@contextlib.contextmanager
+def running_on(clock: Clock) -> Iterator[None]:
+    """Make SpiffWorkflow's timers read clock inside the block (this thread or task only)."""
+    token = _running.set(clock)
+    try:
+        yield
+    finally:
+        _running.reset(token)
+
+
 class _SpiffDatetime(datetime):
     """The ``datetime`` SpiffWorkflow's timer module sees: ``now()`` asks our clock."""
 
     @classmethod
     def now(cls, tz=None):  # type: ignore[override]
-        """Return the installed clock's time in tz (UTC when not given)."""
-        return _current.now().astimezone(tz or timezone.utc)
+        """Return the running (else the installed) clock's time in tz (UTC when not given)."""
+        clock = _running.get() or _current
+        return clock.now().astimezone(tz or timezone.utc)
 
 
 _spiff_timer.datetime = _SpiffDatetime

@@ -64,6 +64,12 @@ class Database:
         """Open a unit of work; a writing one on SQLite holds the write lock from the start."""
         return UnitOfWork(self._writers if write else self._readers, self)
 
+    def forget_inherited_connections(self) -> None:
+        """In a forked child: start a fresh pool, leaving the parent's connections to the parent."""
+        self.read_engine.dispose(close=False)
+        if self.write_engine is not self.read_engine:
+            self.write_engine.dispose(close=False)
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.read_engine.dispose()

@@ -244,3 +244,22 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_event_case", "case_id", "id"),)
+
+
+class Notification(Base):
+    """An in-app notification for one user (通知). Written in the transaction of the event that
+    caused it; the dedupe key makes writing it twice a no-op."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_case.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+    __table_args__ = (Index("ix_notification_user", "username", "read_at", "id"),)

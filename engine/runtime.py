@@ -8,19 +8,24 @@ finished loop iterations and serialized again within one command.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import contextvars
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.calendar import WorkingCalendar
-from engine.clock import Clock
+from engine.clock import Clock, running_on
 from engine.errors import Conflict, ProcessError
 from engine.pruning import prune_finished_loops
 from engine.serialization import WorkflowSerializer
@@ -35,6 +40,36 @@ _SAFE_BUILTINS = {
     ).split()
 }
 MAX_ENGINE_ROUNDS = 50
+TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """A service task's request, kept for the use case to act on in the same transaction."""
+
+    operation: str
+    params: dict[str, Any]
+    task_id: UUID
+    task_name: str
+
+
+# Service calls made while a command runs; the runtime returns them to the use case.
+_service_calls: contextvars.ContextVar[list[ServiceCall] | None] = contextvars.ContextVar(
+    "duban_service_calls", default=None
+)
+
+
+class _ScriptEngine(PythonScriptEngine):
+    """The script engine: restricted builtins and calendar functions; service tasks are recorded,
+    not performed, so the use case can write their effects (notifications) in its transaction."""
+
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        calls = _service_calls.get()
+        if calls is None:
+            raise ProcessError("服务任务只能在命令中执行 (service task outside a command)")
+        params = {name: spec.get("value") for name, spec in (kwargs.get("operation_params") or {}).items()}
+        calls.append(ServiceCall(kwargs.get("operation_name") or "", params, task.id, task.task_spec.bpmn_id))
+        return json.dumps({"recorded": True})
 
 
 @dataclass(frozen=True)
@@ -60,9 +95,7 @@ class WorkflowRuntime:
         self.calendar = calendar
         self.clock = clock
         self._serializers: dict[str, WorkflowSerializer] = {}
-        self.script_engine = PythonScriptEngine(
-            environment=TaskDataEnvironment(self._script_globals())
-        )
+        self.script_engine = _ScriptEngine(environment=TaskDataEnvironment(self._script_globals()))
 
     def _script_globals(self) -> dict[str, Any]:
         """The functions BPMN scripts and timer expressions see."""
@@ -118,14 +151,34 @@ class WorkflowRuntime:
 
     # -- running -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[ServiceCall]]:
+        """Collect the service calls the engine makes inside the block."""
+        calls: list[ServiceCall] = []
+        token = _service_calls.set(calls)
+        try:
+            yield calls
+        finally:
+            _service_calls.reset(token)
+
+    def send_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:
+        """Deliver a BPMN message to the instance and run on; a conflict if nothing waits for it."""
+        try:
+            with running_on(self.clock):
+                workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=dict(payload)))
+        except WorkflowException as exc:
+            raise Conflict("事项当前不接受此操作 (nothing is waiting for this message)") from exc
+        self.advance(workflow)
+
     def advance(self, workflow: BpmnWorkflow) -> None:
         """Run engine steps and fire due timers until the instance waits on people or time."""
         try:
-            for _ in range(MAX_ENGINE_ROUNDS):
-                workflow.do_engine_steps()
-                workflow.refresh_timers()
-                if not workflow.get_tasks(state=TaskState.READY, manual=False):
-                    return
+            with running_on(self.clock):
+                for _ in range(MAX_ENGINE_ROUNDS):
+                    workflow.do_engine_steps()
+                    workflow.refresh_timers()
+                    if not workflow.get_tasks(state=TaskState.READY, manual=False):
+                        return
             raise ProcessError("流程未能在有限步数内停止 (engine steps did not settle)")
         except SpiffWorkflowException as exc:
             raise ProcessError(f"流程执行出错：{exc}") from exc
@@ -142,7 +195,8 @@ class WorkflowRuntime:
         else:
             task.data.update(form)
         try:
-            task.run()
+            with running_on(self.clock):
+                task.run()
         except SpiffWorkflowException as exc:
             raise ProcessError(f"流程执行出错：{exc}") from exc
         self.advance(workflow)
@@ -155,7 +209,10 @@ class WorkflowRuntime:
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             props = spec.extensions.get("properties", {})
-            role = props.get("candidate_role", "dispatcher")
+            role = props.get("candidate_role") or (
+                self._evaluate(task, props["candidate_role_expr"]) if "candidate_role_expr" in props
+                else "dispatcher"
+            )
             department = (
                 self._evaluate(task, props["candidate_department"])
                 if "candidate_department" in props
@@ -207,9 +264,11 @@ class WorkflowRuntime:
     @staticmethod
     def next_wakeup(workflow: BpmnWorkflow) -> datetime | None:
         """The earliest due time of the instance's armed timers."""
-        due = [
-            datetime.fromisoformat(e.value)
-            for e in workflow.waiting_events()
-            if e.event_type.endswith("TimerEventDefinition") and isinstance(e.value, str) and e.value
-        ]
+        due = []
+        for event in workflow.waiting_events():
+            if event.event_type not in TIMER_EVENTS:
+                continue
+            value = event.value.get("next") if isinstance(event.value, dict) else event.value
+            if isinstance(value, str) and value:
+                due.append(datetime.fromisoformat(value).astimezone(timezone.utc))
         return min(due, default=None)

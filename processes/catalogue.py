@@ -1,29 +1,55 @@
-"""The supervision catalogue: processes.bpmn with its modes, forms and audit wording."""
+"""The supervision catalogue: processes.bpmn with its modes, forms, audit wording and notices."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from engine.catalogue import AuditEntry, Catalogue, ModeSpec
+from engine.calendar import CalendarOverrides
+from engine.catalogue import AuditEntry, Catalogue, ModeSpec, Notice
 from processes import ids
 from processes.forms import FORMS
 from processes.org import OFFICE_DEPARTMENT
 
 BPMN_PATH = Path(__file__).resolve().parent.parent / "processes.bpmn"
+CALENDAR_PATH = Path(__file__).resolve().parent / "calendar.json"
+
+ALL_ROLES = frozenset({"dispatcher", "supervisor", "taskforce_leader", "handler", "dept_leader"})
+# Who refers and approves extensions, who reviews feedback, and whether feedback is reviewed.
+OFFICE_LOOP = {"referrer_role": "dispatcher", "reviewer_role": "dispatcher", "review_required": True}
 
 MODES = {
     "standard": ModeSpec(
-        name="standard",
-        process_id=ids.SUPERVISION_LOOP,
-        label="督查督办闭环",
-        creator_roles=frozenset(
-            {"dispatcher", "supervisor", "taskforce_leader", "handler", "dept_leader"}
-        ),
+        name="standard", process_id=ids.SUPERVISION_LOOP, label="督查督办闭环",
+        creator_roles=ALL_ROLES, defaults=OFFICE_LOOP,
+    ),
+    "direct": ModeSpec(
+        name="direct", process_id=ids.DIRECT_SUPERVISION, label="直接专办",
+        creator_roles=frozenset({"supervisor", "taskforce_leader"}), needs_lead_department=True,
+        defaults={"referrer_role": "supervisor", "reviewer_role": "supervisor", "review_required": True,
+                  "deadline_working_days": 5},
+    ),
+    "effectiveness": ModeSpec(
+        name="effectiveness", process_id=ids.EFFECTIVENESS_SUPERVISION, label="问效督办",
+        creator_roles=frozenset({"dispatcher", "supervisor"}),
+        defaults=OFFICE_LOOP | {"report_every_working_days": 5, "followup_working_days": 20},
+    ),
+    "onsite": ModeSpec(
+        name="onsite", process_id=ids.ONSITE_INSPECTION, label="实地查办",
+        creator_roles=frozenset({"supervisor"}),
+        defaults={"referrer_role": "supervisor", "reviewer_role": "supervisor", "review_required": False},
+    ),
+    "reminder": ModeSpec(
+        name="reminder", process_id=ids.REMINDER_SUPERVISION, label="提醒快办",
+        creator_roles=frozenset({"dispatcher"}), needs_lead_department=True,
+        defaults={"referrer_role": "dispatcher", "reviewer_role": "dispatcher", "review_required": False,
+                  "deadline_working_days": 3, "upgrade_deadline_working_days": 5},
     ),
 }
 
-END_RESOLUTIONS = {ids.END_CLOSED: "completed", ids.END_REJECTED: "rejected"}
+END_RESOLUTIONS = {end: "completed" for end in ids.END_COMPLETED} | {end: "rejected" for end in ids.END_REJECTED}
 
 
 def describe_completion(
@@ -60,7 +86,66 @@ def describe_completion(
         if data.get("accepted"):
             return AuditEntry("feedback_accepted", "反馈审核通过")
         return AuditEntry("feedback_rejected", "反馈审核不通过，返工重办")
+    if task == ids.REPORT_PROGRESS:
+        return AuditEntry("progress_reported", f"报告进展：{data.get('progress')}")
+    if task == ids.EVALUATE_EFFECT:
+        if data.get("effective"):
+            return AuditEntry("effect_confirmed", f"问效评估：整改见效，满意度{data.get('satisfaction')}")
+        return AuditEntry("effect_rejected", f"问效评估：未见效（满意度{data.get('satisfaction')}），重新办理")
+    if task == ids.CONDUCT_INSPECTION:
+        if data.get("problems_found"):
+            return AuditEntry(
+                "inspection_found_problems",
+                f"实地查办发现问题，责成{department_name(data['rectification_department'])}整改，"
+                f"期限{data['deadline_working_days']}个工作日",
+            )
+        return AuditEntry("inspection_clear", "实地查办未发现问题")
+    if task == ids.REINSPECT:
+        if data.get("passed"):
+            return AuditEntry("reinspection_passed", "复查通过")
+        return AuditEntry("reinspection_failed", "复查未通过，再次整改")
     return AuditEntry("task_completed", "完成任务")
+
+
+def compose_notice(kind: str, case: Mapping[str, Any], department_name: Callable[[str], str]) -> Notice:
+    """Word a notification about a case, and say who receives it."""
+    number, title = case.get("number"), case.get("title")
+    lead = case.get("lead_department") or ""
+    subject = f"{number}《{title}》"
+    if kind == "reminder":
+        due = case.get("due_text") or ""
+        return Notice(kind, f"提醒快办：{subject}",
+                      f"请{department_name(lead)}尽快签收办理{subject}，办理期限至{due}。逾期将升级为直接专办。",
+                      (("department", lead),))
+    if kind == "upgraded":
+        return Notice(kind, f"升级为直接专办：{subject}",
+                      f"{subject}提醒快办超期未办结，已升级为直接专办，由督查室直接督办，"
+                      f"请{department_name(lead)}立即办理。",
+                      (("department", lead), ("role", "supervisor"),
+                       ("taskforce_leader", case.get("taskforce") or "")))
+    if kind == "urged":
+        message = case.get("message") or "请加快办理进度，按期办结。"
+        return Notice(kind, f"催办：{subject}", f"督查室对{subject}催办（第{case.get('urge_count')}次）：{message}",
+                      (("department", lead),))
+    return Notice(kind, f"督办通知：{subject}", f"{subject}有新的督办动态。", (("department", lead),))
+
+
+def is_side_work(data: Mapping[str, Any]) -> bool:
+    """Whether a task belongs to an inspection run beside the case's main work (it must not move
+    the case's lead department or deadline)."""
+    return bool(data.get("ad_hoc_inspection"))
+
+
+def calendar_overrides() -> CalendarOverrides:
+    """The official holiday notices the calendar file adds to ``holidays.China``."""
+    data = json.loads(CALENDAR_PATH.read_text(encoding="utf-8"))
+    days_off: set[date] = set()
+    workdays: set[date] = set()
+    for year in data["years"].values():
+        days_off.update(date.fromisoformat(d) for d in year["days_off"])
+        workdays.update(date.fromisoformat(d) for d in year["workdays"])
+    years = frozenset(int(y) for y in data["years"])
+    return CalendarOverrides(frozenset(days_off), frozenset(workdays), years)
 
 
 def build_catalogue() -> Catalogue:
@@ -72,4 +157,8 @@ def build_catalogue() -> Catalogue:
         end_resolutions=END_RESOLUTIONS,
         office_department=OFFICE_DEPARTMENT,
         describe_completion=describe_completion,
+        compose_notice=compose_notice,
+        is_side_work=is_side_work,
+        calendar_overrides=calendar_overrides(),
+        messages={"inspection": ids.MESSAGE_INSPECTION_REQUESTED},
     )

@@ -176,6 +176,50 @@ class ReviewFeedbackForm(TaskFormSchema):
     comment = _text("审核意见")
 
 
+class ReportProgressForm(TaskFormSchema):
+    """报告进展: the lead department reports how handling is going."""
+
+    progress = _text("工作进展", required=True)
+    percent_complete = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(min=0, max=100),
+        metadata={"label": "完成进度（%）"},
+    )
+    difficulties = _text("存在困难")
+
+
+class EvaluateEffectForm(TaskFormSchema):
+    """问效评估: did the fix work? Not effective reopens the handling loop."""
+
+    effective = StrictBoolean(
+        required=True, metadata={"label": "整改是否见效", "choice_labels": {"true": "见效，办结", "false": "未见效，重新办理"}}
+    )
+    satisfaction = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=1, max=5),
+        metadata={"label": "满意度（1-5）"},
+    )
+    comment = _text("评估意见")
+
+
+class ConductInspectionForm(TaskFormSchema):
+    """实地查办: what the inspection found and who must rectify it, by when."""
+
+    findings = _text("查办情况", required=True)
+    problems_found = StrictBoolean(
+        required=True, metadata={"label": "是否发现问题", "choice_labels": {"true": "发现问题", "false": "未发现问题"}}
+    )
+    rectification_department = _department("整改责任单位", when={"problems_found": [True]})
+    deadline_working_days = _working_days("整改期限（工作日）", when={"problems_found": [True]})
+
+
+class ReinspectForm(TaskFormSchema):
+    """复查: did the rectification pass?"""
+
+    passed = StrictBoolean(
+        required=True, metadata={"label": "复查结论", "choice_labels": {"true": "通过", "false": "未通过，再次整改"}}
+    )
+    comment = _text("复查意见")
+
+
 class MarshmallowTaskForm:
     """A task form backed by a marshmallow schema class."""
 
@@ -246,4 +290,8 @@ FORMS = {
     ids.ASSIST_CASE: MarshmallowTaskForm(AssistCaseForm),
     ids.APPROVE_EXTENSION: MarshmallowTaskForm(ApproveExtensionForm),
     ids.REVIEW_FEEDBACK: MarshmallowTaskForm(ReviewFeedbackForm),
+    ids.REPORT_PROGRESS: MarshmallowTaskForm(ReportProgressForm),
+    ids.EVALUATE_EFFECT: MarshmallowTaskForm(EvaluateEffectForm),
+    ids.CONDUCT_INSPECTION: MarshmallowTaskForm(ConductInspectionForm),
+    ids.REINSPECT: MarshmallowTaskForm(ReinspectForm),
 }

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-# processes
+# processes: one per mode, and the three they share
 SUPERVISION_LOOP = "supervision_loop"
+DIRECT_SUPERVISION = "direct_supervision"
+EFFECTIVENESS_SUPERVISION = "effectiveness_supervision"
+ONSITE_INSPECTION = "onsite_inspection"
+REMINDER_SUPERVISION = "reminder_supervision"
+CASE_REFERRAL = "case_referral"
 CASE_HANDLING = "case_handling"
+INSPECTION = "inspection"
 
 # user tasks
 REFER_CASE = "refer_case"
@@ -12,11 +18,31 @@ HANDLE_CASE = "handle_case"
 ASSIST_CASE = "assist_case"
 APPROVE_EXTENSION = "approve_extension"
 REVIEW_FEEDBACK = "review_feedback"
+REPORT_PROGRESS = "report_progress"
+EVALUATE_EFFECT = "evaluate_effect"
+CONDUCT_INSPECTION = "conduct_inspection"
+REINSPECT = "reinspect"
 
-# end events that close a case
-END_CLOSED = "end_closed"
-END_REJECTED = "end_rejected"
+# service tasks
+SEND_REMINDER = "send_reminder"
+SEND_UPGRADE_NOTICE = "send_upgrade_notice"
 
-PROCESSES = (SUPERVISION_LOOP, CASE_HANDLING)
-USER_TASKS = (REFER_CASE, HANDLE_CASE, ASSIST_CASE, APPROVE_EXTENSION, REVIEW_FEEDBACK)
-END_EVENTS = (END_CLOSED, END_REJECTED)
+# timers
+TIMER_REMINDER_OVERDUE = "timer_reminder_overdue"
+TIMER_PROGRESS_DUE = "timer_progress_due"
+TIMER_FOLLOWUP_DUE = "timer_followup_due"
+
+# messages
+MESSAGE_INSPECTION_REQUESTED = "inspection_requested"
+
+# end events that close a case, by resolution
+END_COMPLETED = ("end_closed", "end_direct_closed", "end_effect_closed", "end_onsite_closed",
+                 "end_reminder_closed", "end_upgraded_closed")
+END_REJECTED = ("end_rejected", "end_direct_rejected", "end_effect_rejected", "end_reminder_rejected",
+                "end_upgraded_rejected")
+
+PROCESSES = (SUPERVISION_LOOP, DIRECT_SUPERVISION, EFFECTIVENESS_SUPERVISION, ONSITE_INSPECTION,
+             REMINDER_SUPERVISION, CASE_REFERRAL, CASE_HANDLING, INSPECTION)
+USER_TASKS = (REFER_CASE, HANDLE_CASE, ASSIST_CASE, APPROVE_EXTENSION, REVIEW_FEEDBACK,
+              REPORT_PROGRESS, EVALUATE_EFFECT, CONDUCT_INSPECTION, REINSPECT)
+SERVICE_TASKS = (SEND_REMINDER, SEND_UPGRADE_NOTICE)

@@ -13,6 +13,7 @@ from engine.bootstrap import Engine
 from engine.errors import Conflict
 from engine.models import Case, Event, Task
 from engine.org import Account, save_accounts
+from engine.sync import save_new_version
 from tests.support import ActorOf
 
 ROUNDS = 8
@@ -103,4 +104,4 @@ def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) 
                             .execution_options(synchronize_session=False))  # another writer
         case.title = "changed"
         with pytest.raises(Conflict):
-            cases._save_new_version(uow.session, case)
+            save_new_version(uow.session, case)

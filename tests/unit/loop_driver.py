@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
-from engine.runtime import ReadyTask, WorkflowRuntime
+from engine.runtime import ReadyTask, ServiceCall, WorkflowRuntime
 from engine.specs import SpecCache
 from processes.catalogue import build_catalogue
 from processes.org import OFFICE_DEPARTMENT
@@ -19,21 +19,26 @@ from processes.org import OFFICE_DEPARTMENT
 class LoopDriver:
     """Drives one instance of a process through its user tasks."""
 
-    def __init__(self, clock: Clock, roundtrip: bool, process_id: str = "supervision_loop") -> None:
-        xml = build_catalogue().bpmn_xml
+    def __init__(self, clock: Clock, roundtrip: bool, mode: str = "standard") -> None:
+        catalogue = build_catalogue()
+        xml = catalogue.bpmn_xml
         specs = SpecCache(lambda version: xml)
         self.version = specs.add(xml).version
-        self.runtime = WorkflowRuntime(specs, WorkingCalendar(), clock)
+        self.runtime = WorkflowRuntime(specs, WorkingCalendar(overrides=catalogue.calendar_overrides), clock)
         self.roundtrip = roundtrip
-        self.process_id = process_id
+        self.mode = catalogue.modes[mode]
+        self.service_calls: list[ServiceCall] = []
         self.state_sizes: list[int] = []
         self.workflow: Any = None
 
     def start(self, **data: Any) -> "LoopDriver":
         """Start an instance with the data case creation gives it."""
-        base = {"title": "t", "description": "d", "taskforce": "optoelectronics", "mode": "standard",
+        base = {"title": "t", "description": "d", "taskforce": "optoelectronics", "mode": self.mode.name,
                 "lead_department": None, "co_departments": [], "deadline_working_days": None}
-        self.workflow = self.runtime.start(self.version, self.process_id, base | data)
+        with self.runtime.recording() as calls:
+            self.workflow = self.runtime.start(self.version, self.mode.process_id,
+                                               base | dict(self.mode.defaults) | data)
+        self.service_calls += calls
         self._maybe_roundtrip()
         return self
 
@@ -53,10 +58,36 @@ class LoopDriver:
 
     def complete(self, name: str, department: str | None = None, **form: Any) -> "LoopDriver":
         """Complete a ready task with form data."""
-        task = self.task(name, department)
-        self.runtime.complete(self.workflow, task.id, form, task.result_variable)
+        return self.complete_by_id(self.task(name, department).id, **form)
+
+    def complete_by_id(self, task_id: Any, **form: Any) -> "LoopDriver":
+        """Complete the ready task with this id."""
+        task = next(t for t in self.ready() if t.id == task_id)
+        with self.runtime.recording() as calls:
+            self.runtime.complete(self.workflow, task.id, form, task.result_variable)
+        self.service_calls += calls
         self._maybe_roundtrip()
         return self
+
+    def fire_timers(self) -> "LoopDriver":
+        """Fire whatever timers are due by the clock, as the timer worker does."""
+        with self.runtime.recording() as calls:
+            self.runtime.advance(self.workflow)
+        self.service_calls += calls
+        self._maybe_roundtrip()
+        return self
+
+    def send(self, message: str, **payload: Any) -> "LoopDriver":
+        """Deliver a BPMN message."""
+        with self.runtime.recording() as calls:
+            self.runtime.send_message(self.workflow, message, payload)
+        self.service_calls += calls
+        self._maybe_roundtrip()
+        return self
+
+    def next_wakeup(self) -> Any:
+        """The earliest armed timer."""
+        return self.runtime.next_wakeup(self.workflow)
 
     def refer(self, lead: str = "econ_it", co: list[str] | None = None, days: int = 5) -> "LoopDriver":
         """Complete refer_case with a referral."""

@@ -17,14 +17,25 @@ def _tree() -> etree._Element:
 
 
 def _ids_named_in_code() -> dict[str, str]:
-    return {name: value for name, value in vars(ids).items() if name.isupper() and isinstance(value, str)}
+    named = {}
+    for name, value in vars(ids).items():
+        if name.isupper():
+            for i, item in enumerate(value if isinstance(value, tuple) else (value,)):
+                named[f"{name}[{i}]"] = item
+    return named
 
 
 def test_every_bpmn_id_the_code_names_exists() -> None:
-    """Fail if a constant in processes.ids names no element of processes.bpmn."""
-    present = set(_tree().xpath("//@id"))
+    """Fail if a constant in processes.ids names no element (or message) of processes.bpmn."""
+    root = _tree()
+    present = set(root.xpath("//@id")) | {m.get("name") for m in root.iter(f"{BPMN}message")}
     missing = {name: value for name, value in _ids_named_in_code().items() if value not in present}
     assert missing == {}
+
+
+def test_every_service_task_is_named_in_the_code() -> None:
+    """Pair each serviceTask with a constant, so none runs unnoticed."""
+    assert {el.get("id") for el in _tree().iter(f"{BPMN}serviceTask")} == set(ids.SERVICE_TASKS)
 
 
 def test_every_user_task_has_a_form_and_every_form_a_user_task() -> None:
@@ -35,22 +46,22 @@ def test_every_user_task_has_a_form_and_every_form_a_user_task() -> None:
 
 
 def test_every_user_task_says_who_works_on_it() -> None:
-    """Give each userTask a candidate_role, and department tasks a candidate_department."""
+    """Give each userTask a candidate role (or an expression for it), and department tasks a department."""
     for task in _tree().iter(f"{BPMN}userTask"):
         props = {p.get("name"): p.get("value") for p in task.iter(f"{SPIFF}property")}
-        assert props.get("candidate_role") in {"dispatcher", "supervisor", "department"}, task.get("id")
-        if props["candidate_role"] == "department":
+        assert (props.get("candidate_role") in {"dispatcher", "supervisor", "department"}
+                or props.get("candidate_role_expr") in {"referrer_role", "reviewer_role"}), task.get("id")
+        if props.get("candidate_role") == "department":
             assert props.get("candidate_department"), task.get("id")
 
 
-def test_every_plain_end_event_of_a_mode_process_has_a_resolution() -> None:
-    """Map each end event of a mode's top process (other than error ends) to a case resolution."""
+def test_every_end_event_that_ends_a_mode_has_a_resolution() -> None:
+    """Map each end event directly in a mode's top process to a case resolution."""
     root = _tree()
     for mode in MODES.values():
         (process,) = root.xpath(f"//bpmn:process[@id='{mode.process_id}']", namespaces={"bpmn": BPMN[1:-1]})
-        for end in process.iter(f"{BPMN}endEvent"):
-            if end.find(f"{BPMN}errorEventDefinition") is None:
-                assert end.get("id") in END_RESOLUTIONS, end.get("id")
+        for end in process.findall(f"{BPMN}endEvent"):
+            assert end.get("id") in END_RESOLUTIONS, end.get("id")
 
 
 def test_element_ids_are_readable_snake_case() -> None:

@@ -1,0 +1,199 @@
+"""After every step: bring the case row, its task rows, parties and notifications in line with
+the workflow. The worklist and the case list read only what this writes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit, outbox
+from engine.bootstrap import Engine
+from engine.errors import Conflict, NotFound
+from engine.models import Case, CaseParty, Task
+from engine.runtime import ReadyTask, ServiceCall
+from engine.warnings import warning_level
+
+OPEN_STATES = ("ready", "claimed")
+SYSTEM = "system"
+
+
+def ready_by_id(engine: Engine, workflow: Any) -> dict[uuid.UUID, ReadyTask]:
+    """The workflow's ready user tasks by id."""
+    return {t.id: t for t in engine.runtime.ready_tasks(workflow, engine.catalogue.office_department)}
+
+
+def lock_case(engine: Engine, session: Session, case_id: int, skip_locked: bool = False) -> Case | None:
+    """Load a case for a command, locking its row on PostgreSQL (skipping it if another holds it
+    and ``skip_locked``)."""
+    query = select(Case).where(Case.id == case_id)
+    if engine.db.locks_rows:
+        query = query.with_for_update(skip_locked=skip_locked)
+    return session.scalar(query)
+
+
+def require_case(engine: Engine, session: Session, case_id: int) -> Case:
+    """Load and lock a case, or fail with not-found."""
+    case = lock_case(engine, session, case_id)
+    if case is None:
+        raise NotFound("事项不存在")
+    return case
+
+
+def save_new_version(session: Session, case: Case) -> None:
+    """Save the case as its next version, only if nobody saved it since it was loaded.
+
+    The mapper's version column turns this into ``UPDATE … SET …, version = v + 1 WHERE id = …
+    AND version = v``; zero rows updated means another command won.
+    """
+    case.version = case.version + 1
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("事项已被他人更新，请刷新后重试") from exc
+
+
+def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor: str, now: datetime,
+              completed: uuid.UUID | None = None, calls: Iterable[ServiceCall] = ()) -> list[Task]:
+    """Sync rows with the workflow after a step; return the case's open tasks."""
+    ready = ready_by_id(engine, workflow)
+    open_rows = {
+        t.id: t for t in session.scalars(select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))
+    }
+    _close_finished_tasks(session, case, ready, open_rows, actor, now, completed)
+    main = [t for t in ready.values() if not engine.catalogue.is_side_work(t.data)]
+    data = main[0].data if main else engine.runtime.current_data(workflow)
+    involved = (case.lead_department, list(case.co_departments or []))
+    if "lead_department" in data:
+        case.lead_department = data.get("lead_department")
+    if "co_departments" in data:
+        case.co_departments = list(data.get("co_departments") or [])
+    _follow_mode(engine, session, case, data.get("mode"), open_rows.values(), now)
+    deadlines = [t.due_at for t in main if t.case_deadline and t.due_at is not None]
+    if deadlines:
+        case.due_at = min(deadlines)
+    still_open, parties = _open_new_tasks(engine, session, case, ready, open_rows, now)
+    if len(still_open) > len(set(open_rows) & set(ready)) or involved != (case.lead_department, case.co_departments):
+        if case.lead_department:
+            parties.add(case.lead_department)
+        parties.update(case.co_departments or [])
+        add_parties(session, case.id, parties)
+    _close_if_finished(engine, session, case, workflow, now)
+    for call in calls:
+        _perform(engine, session, case, call, now)
+    case.warning_level = (
+        warning_level(engine.calendar, case.due_at, now) if case.status == "open" and deadlines else "green"
+    )
+    case.next_wakeup_at = engine.runtime.next_wakeup(workflow) if case.status == "open" else None
+    case.updated_at = now
+    return sorted(still_open, key=lambda t: (t.created_at, t.name, t.department))
+
+
+def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, ReadyTask],
+                          open_rows: dict[uuid.UUID, Task], actor: str, now: datetime,
+                          completed: uuid.UUID | None) -> None:
+    for task_id, row in open_rows.items():
+        if task_id in ready:
+            continue
+        if task_id == completed:
+            done = session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.state == "claimed", Task.assignee == actor)
+                .values(state="completed", completed_at=now, completed_by=actor)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if done != 1:
+                raise Conflict("任务状态已变化，请刷新后重试")
+        else:
+            row.state = "cancelled"
+            row.completed_at = now
+            audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM,
+                         action="task_cancelled", at=now, label=f"待办撤销：{row.title}")
+
+
+def _follow_mode(engine: Engine, session: Session, case: Case, mode: Any, open_rows: Iterable[Task],
+                 now: datetime) -> None:
+    """Record a change of mode the process made (a reminder case upgraded to direct handling)."""
+    if not mode or mode == case.mode or mode not in engine.catalogue.modes:
+        return
+    previous = engine.catalogue.modes[case.mode].label if case.mode in engine.catalogue.modes else case.mode
+    case.mode = mode
+    for row in open_rows:
+        row.mode = mode
+    audit.record(session, case_id=case.id, actor=SYSTEM, action="mode_changed", at=now,
+                 label=f"{previous}转为{engine.catalogue.modes[mode].label}", data={"mode": mode})
+
+
+def _open_new_tasks(engine: Engine, session: Session, case: Case, ready: dict[uuid.UUID, ReadyTask],
+                    open_rows: dict[uuid.UUID, Task], now: datetime) -> tuple[list[Task], set[str]]:
+    still_open: list[Task] = []
+    parties: set[str] = set()
+    for task_id, item in ready.items():
+        if item.department:
+            parties.add(item.department)
+        if task_id in open_rows:
+            still_open.append(open_rows[task_id])
+            continue
+        row = Task(
+            id=task_id, case_id=case.id, name=item.name, title=item.title,
+            case_title=case.title, case_number=case.number, taskforce=case.taskforce,
+            mode=case.mode, department=item.department, role=item.role, state="ready",
+            created_at=now, due_at=item.due_at,
+            warning_level=warning_level(engine.calendar, item.due_at, now),
+        )
+        session.add(row)
+        still_open.append(row)
+        where = engine.directory.name(item.department) if item.department else ""
+        audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM, action="task_created", at=now,
+                     label=f"生成待办：{item.title}（{where}）",
+                     data={"department": item.department, "due_at": item.due_at.isoformat() if item.due_at else None})
+    return still_open, parties
+
+
+def _close_if_finished(engine: Engine, session: Session, case: Case, workflow: Any, now: datetime) -> None:
+    end = engine.runtime.resolution(workflow)
+    if end is None or case.status != "open":
+        return
+    case.status = "closed"
+    case.resolution = engine.catalogue.end_resolutions.get(end, end)
+    case.closed_at = now
+    audit.record(session, case_id=case.id, actor=SYSTEM, action="case_closed", at=now,
+                 label="办结" if case.resolution == "completed" else "事项关闭：不予受理",
+                 data={"resolution": case.resolution})
+
+
+def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, now: datetime) -> None:
+    """Carry out a service task's request within the command's transaction."""
+    if call.operation != "notify":
+        raise Conflict(f"未知的服务任务：{call.operation}")
+    kind = str(call.params.get("kind"))
+    facts = case_facts(engine, case) | {"lead_department": call.params.get("department") or case.lead_department}
+    notice = engine.catalogue.compose_notice(kind, facts, engine.directory.name)
+    sent_to = outbox.notify(session, case_id=case.id, notice=notice, key=f"{kind}:{case.id}:{call.task_id}", now=now)
+    audit.record(session, case_id=case.id, actor=SYSTEM, action="notice_sent", at=now,
+                 label=f"发送通知：{notice.title}", data={"kind": kind, "recipients": sent_to})
+
+
+def case_facts(engine: Engine, case: Case) -> dict[str, Any]:
+    """What a notice may say about a case."""
+    due_text = None
+    if case.due_at is not None:
+        due_text = case.due_at.astimezone(engine.calendar.zone).strftime("%Y年%m月%d日 %H:%M")
+    return {"id": case.id, "number": case.number, "title": case.title, "taskforce": case.taskforce,
+            "lead_department": case.lead_department, "mode": case.mode, "due_text": due_text,
+            "urge_count": case.urge_count}
+
+
+def add_parties(session: Session, case_id: int, departments: Iterable[str]) -> None:
+    """Make departments parties to a case (idempotent, one statement)."""
+    rows = [{"case_id": case_id, "department_code": code} for code in sorted(set(departments))]
+    if not rows:
+        return
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    session.execute(insert(CaseParty).values(rows).on_conflict_do_nothing())
