@@ -115,3 +115,10 @@ def assert_error(response: Any, status: int, code: str, *fields: str) -> dict[st
     for name in fields:
         assert name in body["errors"], (name, body)
     return body
+
+
+def notifications(client: Any, auth: Any, user: str, **query: Any) -> dict[str, Any]:
+    """The page of GET /notifications for user with query parameters (asserts 200)."""
+    response = client.get(f"{API}/notifications", query_string=query, headers=auth(user))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

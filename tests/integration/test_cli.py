@@ -1,0 +1,55 @@
+"""The ``duban`` command as an operator runs it: a real process, any working directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from engine import cases
+from engine.bootstrap import Engine
+from engine.clock import FrozenClock
+from tests.support import ActorOf
+
+DUBAN = str(Path(sys.executable).parent / "duban")
+
+
+def _duban(*args: str, database_url: str | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+    if database_url:
+        env["DUBAN_DATABASE_URL"] = database_url
+    return subprocess.run([DUBAN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_calendar_adds_working_days_across_national_day(tmp_path: Path) -> None:
+    """Print 2026-10-10 for 2026-09-30 + 3 working days, from any directory."""
+    result = _duban("calendar", "add-working-days", "2026-09-30", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2026-10-10"
+
+
+def test_calendar_refuses_a_bad_date(tmp_path: Path) -> None:
+    """Exit non-zero with a usage error for a date that is not YYYY-MM-DD."""
+    result = _duban("calendar", "add-working-days", "30/09/2026", "3", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "30/09/2026" in result.stderr
+
+
+def test_worker_once_fires_what_is_due_and_twice_does_nothing(
+    engine: Engine, actor: ActorOf, clock: FrozenClock, database_url: str, tmp_path: Path
+) -> None:
+    """Upgrade an overdue reminder case with ``worker --once --now``; the same run again does nothing."""
+    created = cases.create_case(engine, actor("dispatcher"), cases.CaseDraft(
+        "提醒快办测试", "d", "automotive", mode="reminder", lead_department="hongshan"))
+    after_due = (created.due_at + timedelta(minutes=5)).isoformat()
+    first = _duban("worker", "--once", "--now", after_due, database_url=database_url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert created.number in first.stdout and "共处理 1 个" in first.stdout
+    again = _duban("worker", "--once", "--now", after_due, database_url=database_url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "共处理 0 个" in again.stdout
+    case = cases.get_case(engine, actor("dispatcher"), created.id)
+    assert case.mode == "direct"
+    assert case.version == created.version + 1
