@@ -73,6 +73,23 @@ def visible_tasks(actor: Actor) -> ColumnElement[bool]:
     return condition
 
 
+def workable_tasks(actor: Actor) -> ColumnElement[bool]:
+    """A condition on ``Task`` matching the tasks the actor may claim (the same rule as may_work_on)."""
+    conditions = []
+    if actor.department and actor.roles & DEPARTMENT_ROLES:
+        conditions.append((Task.role == "department") & (Task.department == actor.department))
+    if actor.department and actor.has("dispatcher"):
+        conditions.append((Task.role == "dispatcher") & (Task.department == actor.department))
+    if actor.has("supervisor"):
+        conditions.append(Task.role == "supervisor")
+    if not conditions:
+        return false()
+    condition = conditions[0]
+    for other in conditions[1:]:
+        condition = condition | other
+    return condition
+
+
 def may_work_on(actor: Actor, task: Task) -> bool:
     """Whether the actor may claim and complete the task."""
     if task.role == "department":

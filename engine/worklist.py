@@ -11,7 +11,7 @@ from typing import Any, Generic, Sequence, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, and_, func, select, true
 
-from engine.access import Actor, visible_cases, visible_tasks
+from engine.access import Actor, visible_cases, visible_tasks, workable_tasks
 from engine.bootstrap import Engine
 from engine.models import OPEN_TASK, Case, CaseParty, Department, Task, Taskforce
 
@@ -94,7 +94,7 @@ def _scope(actor: Actor, scope: str) -> ColumnElement[bool]:
     if scope == "mine":
         return Task.assignee == actor.username
     if scope == "department":
-        return Task.department == actor.department if actor.department else Task.id.is_(None)
+        return workable_tasks(actor)
     return true()
 
 
