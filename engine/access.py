@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, false, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
 from engine.models import Case, CaseParty, Task
 
@@ -48,12 +48,7 @@ def visible_cases(actor: Actor) -> ColumnElement[bool]:
                 )
             )
         )
-    if not conditions:
-        return false()
-    condition = conditions[0]
-    for other in conditions[1:]:
-        condition = condition | other
-    return condition
+    return _any(conditions)
 
 
 def visible_tasks(actor: Actor) -> ColumnElement[bool]:
@@ -65,12 +60,7 @@ def visible_tasks(actor: Actor) -> ColumnElement[bool]:
         conditions.append(Task.taskforce == actor.taskforce)
     if actor.department and actor.roles & DEPARTMENT_ROLES:
         conditions.append(Task.department == actor.department)
-    if not conditions:
-        return false()
-    condition = conditions[0]
-    for other in conditions[1:]:
-        condition = condition | other
-    return condition
+    return _any(conditions)
 
 
 def workable_tasks(actor: Actor) -> ColumnElement[bool]:
@@ -82,12 +72,12 @@ def workable_tasks(actor: Actor) -> ColumnElement[bool]:
         conditions.append((Task.role == "dispatcher") & (Task.department == actor.department))
     if actor.has("supervisor"):
         conditions.append(Task.role == "supervisor")
-    if not conditions:
-        return false()
-    condition = conditions[0]
-    for other in conditions[1:]:
-        condition = condition | other
-    return condition
+    return _any(conditions)
+
+
+def _any(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """OR the conditions; nothing matches when there are none."""
+    return or_(*conditions) if conditions else false()
 
 
 def may_work_on(actor: Actor, task: Task) -> bool:
