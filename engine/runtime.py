@@ -251,16 +251,6 @@ class WorkflowRuntime:
         ends.sort(key=lambda t: t.last_state_change)
         return ends[-1].task_spec.bpmn_id if ends else None
 
-    def current_data(self, workflow: BpmnWorkflow) -> Mapping[str, Any]:
-        """The case's data as it stands: the data of the open work, else of the finished instance."""
-        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-        if ready:
-            return ready[0].data
-        if workflow.is_completed():
-            return workflow.data
-        last = workflow.last_task
-        return last.data if last is not None else workflow.data
-
     @staticmethod
     def next_wakeup(workflow: BpmnWorkflow) -> datetime | None:
         """The earliest due time of the instance's armed timers."""

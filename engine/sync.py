@@ -67,8 +67,11 @@ def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor
         t.id: t for t in session.scalars(select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))
     }
     _close_finished_tasks(session, case, ready, open_rows, actor, now, completed)
+    # Only the case's main work speaks for the case: an inspection running beside it (side work)
+    # has its own rectification department and deadline, and while no main task is open (waiting
+    # for a follow-up, or finished) the case keeps what it had.
     main = [t for t in ready.values() if not engine.catalogue.is_side_work(t.data)]
-    data = main[0].data if main else engine.runtime.current_data(workflow)
+    data = main[0].data if main else {}
     involved = (case.lead_department, list(case.co_departments or []))
     if "lead_department" in data:
         case.lead_department = data.get("lead_department")

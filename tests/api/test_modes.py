@@ -214,7 +214,8 @@ def test_reminder_done_closes_without_review(client, auth, clock):
     assert actions(timeline)[-2:] == ["result_submitted", "case_closed"]
     created = [e for e in timeline if e["action"] == "task_created"]
     assert len(created) == 1
-    assert task_list(client, auth, "dispatcher", name="review_feedback", case_id=case["id"], state="all") == []
+    assert task_list(client, auth, "dispatcher", name="review_feedback", case_id=case["id"],
+                     state="all") == []
 
 
 def test_overdue_reminder_is_upgraded_to_direct_and_goes_on_as_direct(client, auth, engine, clock):
@@ -277,8 +278,9 @@ def test_overdue_reminder_is_upgraded_to_direct_and_goes_on_as_direct(client, au
 
 # -- effectiveness 问效督办 --------------------------------------------------------------------------
 
-def test_effectiveness_case_reports_progress_then_is_evaluated_reopened_and_closed(client, auth, engine, clock):
-    """Ask for progress every 2 working days, evaluate after 20, reopen when ineffective, close when effective."""
+def test_effectiveness_case_reports_progress_then_is_evaluated_reopened_and_closed(
+        client, auth, engine, clock):
+    """Ask for progress every 2 working days, evaluate after 20; reopen if ineffective, close if effective."""
     calendar = engine.calendar
     case = create_case(client, auth, "dispatcher", mode="effectiveness", report_every_working_days=2)
     assert case["mode"] == "effectiveness" and open_names(case) == ["refer_case"]
@@ -372,7 +374,8 @@ def test_effectiveness_case_reports_progress_then_is_evaluated_reopened_and_clos
     assert actions(events(client, auth, case_id))[-2:] == ["effect_confirmed", "case_closed"]
 
 
-def test_supervisor_may_create_an_effectiveness_case_with_default_report_interval(client, auth, engine, clock):
+def test_supervisor_may_create_an_effectiveness_case_with_default_report_interval(
+        client, auth, engine, clock):
     """Create an effectiveness case as supervisor; progress reports default to every 5 working days."""
     case = create_case(client, auth, "supervisor", mode="effectiveness")
     assert case["mode"] == "effectiveness" and case["created_by"] == "supervisor"
@@ -732,7 +735,8 @@ def test_notifications_need_a_token(client):
 @pytest.mark.parametrize("user", ["econ_it", "econ_it_leader", "dispatcher"])
 def test_only_supervisor_or_taskforce_leader_may_create_a_direct_case(client, auth, user):
     """Answer 403 to a department user or the dispatcher creating a direct case; create nothing."""
-    response = post_case(client, auth, user, mode="direct", lead_department="econ_it", deadline_working_days=3)
+    response = post_case(client, auth, user, mode="direct", lead_department="econ_it",
+                         deadline_working_days=3)
     assert_error(response, 403, "forbidden")
     assert case_count(client, auth) == 0
 
