@@ -70,6 +70,25 @@ class WorkingCalendar:
                 remaining -= 1
         return day
 
+    def subtract_working_days(self, start: date, count: int) -> date:
+        """Return the date count working days before start."""
+        day = start
+        remaining = count
+        while remaining > 0:
+            day -= timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def shift(self, moment: datetime, working_days: int) -> datetime:
+        """Move a moment by N working days (negative: back), keeping its local time of day."""
+        local = moment.astimezone(self.zone)
+        if working_days >= 0:
+            day = self.add_working_days(local.date(), working_days)
+        else:
+            day = self.subtract_working_days(local.date(), -working_days)
+        return datetime.combine(day, local.timetz())
+
     def working_days_between(self, start: date, end: date) -> int:
         """Count working days after start up to and including end (negative if end is earlier)."""
         if end < start:

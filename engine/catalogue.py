@@ -60,6 +60,23 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One rung of an escalation ladder: the light and level it sets and who is told.
+
+    Audience entries are as for ``Notice``; ``("lead_department", "")`` and
+    ``("lead_department_leader", "")`` name the case's lead department, ``("taskforce_leader", "")``
+    its task force's leader.
+    """
+
+    name: str
+    label: str
+    warning: str | None
+    level: int
+    audience: tuple[tuple[str, str], ...]
+    only_unclaimed: bool = False
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """How a completed task reads in the timeline."""
 
@@ -79,6 +96,7 @@ class Catalogue:
     describe_completion: Callable[[str, Mapping[str, Any], Callable[[str], str]], AuditEntry]
     compose_notice: Callable[[str, Mapping[str, Any], Callable[[str], str]], Notice]
     is_side_work: Callable[[Mapping[str, Any]], bool]
+    escalation_rung: Callable[[str, str], Rung | None] = lambda mode, name: None
     calendar_overrides: CalendarOverrides | None = None
     # Names of the BPMN messages the engine's use cases send, by purpose.
     messages: Mapping[str, str] = field(default_factory=dict)

@@ -33,6 +33,8 @@ def recipients(session: Session, audience: Iterable[tuple[str, str]]) -> list[st
         for username, department, taskforce, roles in users:
             if kind == "department" and department == value and set(roles) & DEPARTMENT_ROLES:
                 chosen[username] = None
+            elif kind == "department_leader" and department == value and "dept_leader" in roles:
+                chosen[username] = None
             elif kind == "role" and value in roles:
                 chosen[username] = None
             elif kind == "taskforce_leader" and taskforce == value and "taskforce_leader" in roles:

@@ -18,7 +18,9 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -40,6 +42,8 @@ _SAFE_BUILTINS = {
     ).split()
 }
 MAX_ENGINE_ROUNDS = 50
+# A timer set to this never fires; it is how a mode switches off a rung of a shared ladder.
+NEVER = "9999-12-31T00:00:00+00:00"
 TIMER_EVENTS = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 
 
@@ -51,6 +55,7 @@ class ServiceCall:
     params: dict[str, Any]
     task_id: UUID
     task_name: str
+    attached_to: UUID | None = None  # the activity whose boundary event led here, if any
 
 
 # Service calls made while a command runs; the runtime returns them to the use case.
@@ -68,8 +73,20 @@ class _ScriptEngine(PythonScriptEngine):
         if calls is None:
             raise ProcessError("服务任务只能在命令中执行 (service task outside a command)")
         params = {name: spec.get("value") for name, spec in (kwargs.get("operation_params") or {}).items()}
-        calls.append(ServiceCall(kwargs.get("operation_name") or "", params, task.id, task.task_spec.bpmn_id))
+        calls.append(ServiceCall(kwargs.get("operation_name") or "", params, task.id, task.task_spec.bpmn_id,
+                                 _attached_activity(task)))
         return json.dumps({"recorded": True})
+
+
+def _attached_activity(task: Any) -> UUID | None:
+    """The activity a boundary event's branch hangs off: the split's child that is no event."""
+    node = task.parent
+    while node is not None:
+        if isinstance(node.task_spec, BoundaryEventSplit):
+            main = [c for c in node.children if not isinstance(c.task_spec, BoundaryEvent)]
+            return main[0].id if main else None
+        node = node.parent
+    return None
 
 
 @dataclass(frozen=True)
@@ -111,11 +128,17 @@ class WorkflowRuntime:
             due_at = datetime.fromisoformat(due)
             return self.calendar.extend_deadline(due_at, int(working_days)).isoformat()
 
+        def shift_working_days(moment: str, working_days: int | None) -> str:
+            if working_days is None:
+                return NEVER
+            return self.calendar.shift(datetime.fromisoformat(moment), int(working_days)).isoformat()
+
         return {
             "__builtins__": _SAFE_BUILTINS,
             "now": now,
             "deadline_after": deadline_after,
             "deadline_extended": deadline_extended,
+            "shift_working_days": shift_working_days,
         }
 
     # -- instances ---------------------------------------------------------------------------
@@ -259,6 +282,6 @@ class WorkflowRuntime:
             if event.event_type not in TIMER_EVENTS:
                 continue
             value = event.value.get("next") if isinstance(event.value, dict) else event.value
-            if isinstance(value, str) and value:
+            if isinstance(value, str) and value and value != NEVER:
                 due.append(datetime.fromisoformat(value).astimezone(timezone.utc))
         return min(due, default=None)

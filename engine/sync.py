@@ -90,12 +90,25 @@ def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor
     _close_if_finished(engine, session, case, workflow, now)
     for call in calls:
         _perform(engine, session, case, call, now)
-    case.warning_level = (
-        warning_level(engine.calendar, case.due_at, now) if case.status == "open" and deadlines else "green"
-    )
+    main_rows = [row for row in still_open if row.id in {t.id for t in main}]
+    _aggregate_levels(case, main_rows)
     case.next_wakeup_at = engine.runtime.next_wakeup(workflow) if case.status == "open" else None
     case.updated_at = now
     return sorted(still_open, key=lambda t: (t.created_at, t.name, t.department))
+
+
+WARNING_ORDER = {"green": 0, "yellow": 1, "red": 2}
+
+
+def _aggregate_levels(case: Case, main_rows: list[Task]) -> None:
+    """The case shows the worst light and highest level of its open main work; a closed case is green."""
+    if case.status != "open":
+        case.warning_level = "green"
+        return
+    if not main_rows:
+        return
+    case.warning_level = max((row.warning_level for row in main_rows), key=WARNING_ORDER.__getitem__)
+    case.escalation_level = max(row.escalation_level for row in main_rows)
 
 
 def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, ReadyTask],
@@ -173,6 +186,9 @@ def _close_if_finished(engine: Engine, session: Session, case: Case, workflow: A
 
 def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, now: datetime) -> None:
     """Carry out a service task's request within the command's transaction."""
+    if call.operation == "escalate":
+        _escalate(engine, session, case, call, now)
+        return
     if call.operation != "notify":
         raise Conflict(f"未知的服务任务：{call.operation}")
     kind = str(call.params.get("kind"))
@@ -183,14 +199,61 @@ def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, no
                  label=f"发送通知：{notice.title}", data={"kind": kind, "recipients": sent_to})
 
 
+def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, now: datetime) -> None:
+    """A rung of the escalation ladder fired: raise the task's light and level, tell its people."""
+    rung = engine.catalogue.escalation_rung(case.mode, str(call.params.get("rung")))
+    task = session.get(Task, call.attached_to) if call.attached_to else None
+    if rung is None or task is None or task.state not in OPEN_STATES:
+        return
+    if rung.only_unclaimed and task.state != "ready":
+        return
+    if rung.warning and WARNING_ORDER[rung.warning] > WARNING_ORDER[task.warning_level]:
+        task.warning_level = rung.warning
+    task.escalation_level = max(task.escalation_level, rung.level)
+    lead = task.department
+    audience = []
+    for kind, value in rung.audience:
+        if kind == "lead_department":
+            audience.append(("department", lead))
+        elif kind == "lead_department_leader":
+            audience.append(("department_leader", lead))
+        elif kind == "taskforce_leader":
+            audience.append(("taskforce_leader", case.taskforce))
+        else:
+            audience.append((kind, value))
+    if task.assignee and any(kind in ("lead_department", "lead_department_leader") for kind, _ in rung.audience):
+        audience.append(("user", task.assignee))
+    overdue = 0
+    if task.due_at is not None and now > task.due_at:
+        overdue = engine.calendar.working_days_between(engine.calendar.local_date(task.due_at),
+                                                       engine.calendar.local_date(now))
+    facts = case_facts(engine, case) | {
+        "lead_department": lead, "audience": audience, "rung_label": rung.label,
+        "overdue_working_days": overdue,
+        "due_text": _local_text(engine, task.due_at),
+    }
+    notice = engine.catalogue.compose_notice(f"escalation_{rung.name}", facts, engine.directory.name)
+    sent_to = outbox.notify(session, case_id=case.id, notice=notice,
+                            key=f"escalation:{rung.name}:{task.id}:{call.task_id}", now=now)
+    audit.record(session, case_id=case.id, task_id=task.id, actor=SYSTEM, action="escalated", at=now,
+                 label=f"{rung.label}：{task.title}（{engine.directory.name(lead)}）",
+                 data={"rung": rung.name, "warning_level": task.warning_level,
+                       "escalation_level": task.escalation_level, "overdue_working_days": overdue,
+                       "recipients": sent_to})
+
+
+def _local_text(engine: Engine, moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(engine.calendar.zone).strftime("%Y年%m月%d日 %H:%M")
+
+
 def case_facts(engine: Engine, case: Case) -> dict[str, Any]:
     """What a notice may say about a case."""
-    due_text = None
-    if case.due_at is not None:
-        due_text = case.due_at.astimezone(engine.calendar.zone).strftime("%Y年%m月%d日 %H:%M")
     return {"id": case.id, "number": case.number, "title": case.title, "taskforce": case.taskforce,
-            "lead_department": case.lead_department, "mode": case.mode, "due_text": due_text,
-            "urge_count": case.urge_count}
+            "lead_department": case.lead_department, "mode": case.mode,
+            "due_text": _local_text(engine, case.due_at), "urge_count": case.urge_count,
+            "link": f"{engine.settings.base_url.rstrip('/')}/cases/{case.id}"}
 
 
 def add_parties(session: Session, case_id: int, departments: Iterable[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 from engine.calendar import CalendarOverrides
 from engine.catalogue import AuditEntry, Catalogue, ModeSpec, Notice
-from processes import ids
+from processes import escalation, ids
 from processes.forms import FORMS
 from processes.org import OFFICE_DEPARTMENT
 
@@ -18,7 +18,8 @@ CALENDAR_PATH = Path(__file__).resolve().parent / "calendar.json"
 
 ALL_ROLES = frozenset({"dispatcher", "supervisor", "taskforce_leader", "handler", "dept_leader"})
 # Who refers and approves extensions, who reviews feedback, and whether feedback is reviewed.
-OFFICE_LOOP = {"referrer_role": "dispatcher", "reviewer_role": "dispatcher", "review_required": True}
+OFFICE_LOOP = {"referrer_role": "dispatcher", "reviewer_role": "dispatcher", "review_required": True,
+               "ladder": escalation.ladder_data("standard")}
 
 MODES = {
     "standard": ModeSpec(
@@ -29,23 +30,26 @@ MODES = {
         name="direct", process_id=ids.DIRECT_SUPERVISION, label="直接专办",
         creator_roles=frozenset({"supervisor", "taskforce_leader"}), needs_lead_department=True,
         defaults={"referrer_role": "supervisor", "reviewer_role": "supervisor", "review_required": True,
-                  "deadline_working_days": 5},
+                  "deadline_working_days": 5, "ladder": escalation.ladder_data("direct")},
     ),
     "effectiveness": ModeSpec(
         name="effectiveness", process_id=ids.EFFECTIVENESS_SUPERVISION, label="问效督办",
         creator_roles=frozenset({"dispatcher", "supervisor"}),
-        defaults=OFFICE_LOOP | {"report_every_working_days": 5, "followup_working_days": 20},
+        defaults=OFFICE_LOOP | {"report_every_working_days": 5, "followup_working_days": 20,
+                                "ladder": escalation.ladder_data("effectiveness")},
     ),
     "onsite": ModeSpec(
         name="onsite", process_id=ids.ONSITE_INSPECTION, label="实地查办",
         creator_roles=frozenset({"supervisor"}),
-        defaults={"referrer_role": "supervisor", "reviewer_role": "supervisor", "review_required": False},
+        defaults={"referrer_role": "supervisor", "reviewer_role": "supervisor", "review_required": False,
+                  "ladder": escalation.ladder_data("onsite")},
     ),
     "reminder": ModeSpec(
         name="reminder", process_id=ids.REMINDER_SUPERVISION, label="提醒快办",
         creator_roles=frozenset({"dispatcher"}), needs_lead_department=True,
         defaults={"referrer_role": "dispatcher", "reviewer_role": "dispatcher", "review_required": False,
-                  "deadline_working_days": 3, "upgrade_deadline_working_days": 5},
+                  "deadline_working_days": 3, "upgrade_deadline_working_days": 5,
+                  "ladder": escalation.ladder_data("reminder"), "upgrade_ladder": escalation.ladder_data("direct")},
     ),
 }
 
@@ -127,7 +131,32 @@ def compose_notice(kind: str, case: Mapping[str, Any], department_name: Callable
         message = case.get("message") or "请加快办理进度，按期办结。"
         return Notice(kind, f"催办：{subject}", f"督查室对{subject}催办（第{case.get('urge_count')}次）：{message}",
                       (("department", lead),))
+    if kind.startswith("escalation_"):
+        return _escalation_notice(kind, case, subject, department_name)
     return Notice(kind, f"督办通知：{subject}", f"{subject}有新的督办动态。", (("department", lead),))
+
+
+ESCALATION_TEXT = {
+    "unclaimed": ("未签收提醒", "{lead}尚未签收{subject}，请单位负责人督促签收办理。"),
+    "due_soon": ("临期提醒", "{subject}将于{due}到期（临期，黄灯），请{lead}抓紧办理。"),
+    "overdue": ("超期催办", "{subject}已超过办理期限（{due}），亮红灯，请{lead}立即办理并说明情况。"),
+    "supervised": ("督办", "{subject}超期{overdue_days}个工作日仍未办结，已列为督办事项（二级），督查人员介入。"),
+    "listed": ("挂牌督办", "{subject}超期{overdue_days}个工作日仍未办结，已挂牌督办（三级）并列入通报，请专班组长关注。"),
+}
+
+
+def _escalation_notice(kind: str, case: Mapping[str, Any], subject: str,
+                       department_name: Callable[[str], str]) -> Notice:
+    rung_name = kind.removeprefix("escalation_")
+    label = case.get("rung_label") or ESCALATION_TEXT[rung_name][0]
+    body = ESCALATION_TEXT[rung_name][1].format(
+        subject=subject, lead=department_name(case.get("lead_department") or ""),
+        due=case.get("due_text") or "", overdue_days=case.get("overdue_working_days") or 0,
+    )
+    link = case.get("link")
+    if link:
+        body += f"\n查看：{link}"
+    return Notice(kind, f"{label}：{subject}", body, tuple(case.get("audience") or ()))
 
 
 def is_side_work(data: Mapping[str, Any]) -> bool:
@@ -159,6 +188,7 @@ def build_catalogue() -> Catalogue:
         describe_completion=describe_completion,
         compose_notice=compose_notice,
         is_side_work=is_side_work,
+        escalation_rung=escalation.rung,
         calendar_overrides=calendar_overrides(),
         messages={"inspection": ids.MESSAGE_INSPECTION_REQUESTED},
     )

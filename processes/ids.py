@@ -26,11 +26,15 @@ REINSPECT = "reinspect"
 # service tasks
 SEND_REMINDER = "send_reminder"
 SEND_UPGRADE_NOTICE = "send_upgrade_notice"
+# the escalation ladder on handle_case: a timer and a service task per rung (processes/escalation.py)
+ESCALATE = ("escalate_unclaimed", "escalate_due_soon", "escalate_overdue", "escalate_supervised",
+            "escalate_listed")
 
 # timers
 TIMER_REMINDER_OVERDUE = "timer_reminder_overdue"
 TIMER_PROGRESS_DUE = "timer_progress_due"
 TIMER_FOLLOWUP_DUE = "timer_followup_due"
+ESCALATION_TIMERS = ("timer_unclaimed", "timer_due_soon", "timer_overdue", "timer_supervised", "timer_listed")
 
 # messages
 MESSAGE_INSPECTION_REQUESTED = "inspection_requested"
@@ -45,4 +49,4 @@ PROCESSES = (SUPERVISION_LOOP, DIRECT_SUPERVISION, EFFECTIVENESS_SUPERVISION, ON
              REMINDER_SUPERVISION, CASE_REFERRAL, CASE_HANDLING, INSPECTION)
 USER_TASKS = (REFER_CASE, HANDLE_CASE, ASSIST_CASE, APPROVE_EXTENSION, REVIEW_FEEDBACK,
               REPORT_PROGRESS, EVALUATE_EFFECT, CONDUCT_INSPECTION, REINSPECT)
-SERVICE_TASKS = (SEND_REMINDER, SEND_UPGRADE_NOTICE)
+SERVICE_TASKS = (SEND_REMINDER, SEND_UPGRADE_NOTICE, *ESCALATE)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
@@ -70,20 +71,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_prepared() -> str:
-    """The test PostgreSQL, migrated from scratch and seeded once per session."""
+def postgres_prepared() -> Iterator[str]:
+    """A schema of its own in the test PostgreSQL, migrated and seeded once per test session.
+
+    Each session works in a fresh schema (via ``search_path``), so two test runs on one database
+    never touch each other's tables; the schema is dropped at the end.
+    """
     if not postgres_reachable():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {_postgres_url()} in CI")
         pytest.skip(f"PostgreSQL is not reachable at {_postgres_url()}")
-    url = _postgres_url()
-    db = Database(url)
-    with db.write_engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    db.dispose()
+    base = _postgres_url()
+    schema = f"duban_test_{uuid.uuid4().hex[:12]}"
+    admin = Database(base)
+    with admin.write_engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options=-csearch_path%3D{schema}"
     _seed(url)
-    return url
+    yield url
+    with admin.write_engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,10 @@ service does between commands.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
@@ -88,6 +91,15 @@ class LoopDriver:
     def next_wakeup(self) -> Any:
         """The earliest armed timer."""
         return self.runtime.next_wakeup(self.workflow)
+
+    def armed(self) -> dict[str, datetime]:
+        """The armed timers that can fire, by BPMN id, with their due times."""
+        found = {}
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            value = task.internal_data.get("event_value")
+            if task.task_spec.bpmn_id and isinstance(value, str) and not value.startswith("9999"):
+                found[task.task_spec.bpmn_id] = datetime.fromisoformat(value).astimezone(timezone.utc)
+        return found
 
     def refer(self, lead: str = "econ_it", co: list[str] | None = None, days: int = 5) -> "LoopDriver":
         """Complete refer_case with a referral."""

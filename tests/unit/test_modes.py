@@ -49,8 +49,8 @@ def test_direct_case_returned_goes_to_the_supervisor_to_refer_again(roundtrip: b
 def test_reminder_sends_a_notice_at_once_and_closes_without_review(roundtrip: bool) -> None:
     """Notify the lead department on creation; done closes the case with no review."""
     loop, _ = _driver("reminder", roundtrip, lead_department="hongshan")
-    assert [(c.operation, c.params["kind"], c.params["department"]) for c in loop.service_calls] == [
-        ("notify", "reminder", "hongshan")]
+    assert [(c.params["kind"], c.params["department"]) for c in loop.service_calls if c.operation == "notify"] == [
+        ("reminder", "hongshan")]
     task = loop.task("handle_case")
     assert task.due_at == datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)  # 3 working days
     loop.handle("done", result="已办理")
@@ -61,7 +61,8 @@ def test_overdue_reminder_is_upgraded_to_direct_handling(roundtrip: bool) -> Non
     """At the deadline, cancel quick handling, switch to direct, notify, and hand it out again."""
     loop, clock = _driver("reminder", roundtrip, lead_department="hongshan")
     first = loop.task("handle_case")
-    assert loop.next_wakeup() == first.due_at
+    assert loop.armed()["timer_reminder_overdue"] == first.due_at
+    assert "timer_overdue" not in loop.armed()  # the reminder ladder leaves the deadline to the upgrade
     clock.set(first.due_at - timedelta(minutes=1))
     loop.fire_timers()
     assert loop.task("handle_case").id == first.id
@@ -70,7 +71,9 @@ def test_overdue_reminder_is_upgraded_to_direct_handling(roundtrip: bool) -> Non
     second = loop.task("handle_case")
     assert second.id != first.id
     assert second.data["mode"] == "direct" and second.data["reviewer_role"] == "supervisor"
-    assert [c.params["kind"] for c in loop.service_calls] == ["reminder", "upgraded"]
+    notices = [c.params["kind"] for c in loop.service_calls if c.operation == "notify"]
+    assert notices == ["reminder", "upgraded"]
+    assert loop.armed()["timer_overdue"] == second.due_at  # now on the direct ladder
     loop.handle("done", result="升级后办结")
     assert loop.task("review_feedback").role == "supervisor"
     loop.complete("review_feedback", accepted=True, comment=None)
@@ -82,14 +85,14 @@ def test_effectiveness_asks_for_progress_reports_while_handling(roundtrip: bool)
     loop, clock = _driver("effectiveness", roundtrip, report_every_working_days=2)
     loop.refer(days=10)
     assert loop.ready_names() == [("handle_case", "econ_it")]
-    wake = loop.next_wakeup()
+    wake = loop.armed()["timer_progress_due"]
     assert wake == datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)  # Fri 27 Nov 18:00
     clock.set(wake + timedelta(seconds=1))
     loop.fire_timers()
     assert loop.ready_names() == [("handle_case", "econ_it"), ("report_progress", "econ_it")]
     loop.complete("report_progress", progress="已完成现场核查", percent_complete=40, difficulties=None)
     assert loop.ready_names() == [("handle_case", "econ_it")]
-    assert loop.next_wakeup() > clock.now()
+    assert loop.armed()["timer_progress_due"] > clock.now()
     loop.handle("done", result="已解决")
     loop.complete("review_feedback", accepted=True, comment=None)
     assert loop.ready() == []  # waiting for the follow-up; progress reports have stopped
@@ -102,6 +105,7 @@ def test_effectiveness_follow_up_reopens_when_not_effective_and_closes_when_effe
     loop.handle("done", result="已解决")
     loop.complete("review_feedback", accepted=True, comment=None)
     follow_up = loop.next_wakeup()
+    assert loop.armed() == {"timer_followup_due": follow_up}
     assert follow_up == datetime(2026, 12, 23, 10, 0, tzinfo=timezone.utc)  # 20 working days on
     clock.set(follow_up + timedelta(seconds=1))
     loop.fire_timers()
