@@ -115,7 +115,9 @@ def worker_command(once: bool, now_text: str | None) -> None:
     from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
 
+    from engine.channels import default_channels
     from engine.clock import FrozenClock, install_clock
+    from engine.delivery import dispatch_due
     from engine.timers import fire_due_timers
     from workers.timer_worker import run_forever
 
@@ -142,6 +144,36 @@ def worker_command(once: bool, now_text: str | None) -> None:
         following = item.next_wakeup_at.isoformat() if item.next_wakeup_at else "无"
         click.echo(f"已处理到期事项 {item.number}（下次到期：{following}）")
     click.echo(f"共处理 {len(fired)} 个到期事项，截至 {now.isoformat()}")
+    outcomes = dispatch_due(engine, default_channels(engine.settings), now, limit=10_000)
+    for outcome in outcomes:
+        click.echo(f"投递 {outcome.delivery_id}（{outcome.channel} → {outcome.target}）：{outcome.state}"
+                   + (f"，{outcome.error}" if outcome.error else ""))
+    click.echo(f"共投递 {len(outcomes)} 条通知")
+
+
+@main.command("notifications")
+@click.option("--failed", is_flag=True, help="list deliveries that used up their attempts")
+@click.option("--retry", "retry_id", type=int, default=None, help="try a failed delivery again")
+def notifications_command(failed: bool, retry_id: int | None) -> None:
+    """Show failed notification deliveries, or send one again."""
+    from engine.delivery import dead_deliveries, retry
+    from engine.errors import DomainError
+
+    engine = _engine()
+    if retry_id is not None:
+        try:
+            delivery = retry(engine, retry_id)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"投递 {delivery.id} 将重新发送（{delivery.channel} → {delivery.target}）")
+        return
+    if not failed:
+        raise click.UsageError("give --failed or --retry ID")
+    dead = dead_deliveries(engine)
+    for delivery in dead:
+        click.echo(f"{delivery.id}\t{delivery.channel}\t{delivery.target}\t尝试{delivery.attempts}次\t"
+                   f"{delivery.subject}\t{delivery.last_error or ''}")
+    click.echo(f"共 {len(dead)} 条失败的投递")
 
 
 @main.group("calendar")

@@ -202,3 +202,34 @@ def fmt_row(cells: Sequence[Any], widths: Sequence[int]) -> str:
         text = f"{cell:.2f}" if isinstance(cell, float) else str(cell)
         out.append(text.ljust(width) if i == 0 else text.rjust(width))
     return "  ".join(out)
+
+
+WORKER_START_TIMEOUT_S = 60
+
+
+@contextlib.contextmanager
+def duban_workers(db_url: str, log_dir: Path, count: int = 1) -> Iterator[list[Path]]:
+    """Run ``count`` ``duban worker`` processes on db_url until each has started its scheduler; yield
+    their log paths, stop them afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    try:
+        for _ in range(count):
+            log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
+            with open(log_path, "wb") as log:
+                procs.append(subprocess.Popen(duban_command() + ["worker"], env=_env(db_url), cwd=PROJECT_ROOT,
+                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            logs.append(log_path)
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        for proc, log_path in zip(procs, logs):
+            while "Scheduler started" not in log_path.read_text(errors="replace"):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"duban worker exited with {proc.returncode}:\n"
+                                       f"{log_path.read_text(errors='replace')[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"duban worker did not start in {WORKER_START_TIMEOUT_S}s")
+                time.sleep(0.1)
+        yield logs
+    finally:
+        for proc in procs:
+            _stop(proc)

@@ -263,3 +263,27 @@ class Notification(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
 
     __table_args__ = (Index("ix_notification_user", "username", "read_at", "id"),)
+
+
+class Delivery(Base):
+    """A notification to deliver outside the app (email, webhook): retried with backoff until it is
+    sent or, after the last attempt, dead for an operator to look at."""
+
+    __tablename__ = "delivery"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_case.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook
+    target: Mapped[str] = mapped_column(String(512))  # an email address or a URL
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(240), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_delivery_state_next", "state", "next_attempt_at"),)

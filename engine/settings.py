@@ -34,6 +34,18 @@ class Settings:
     bpmn_path: str = str(PROJECT_ROOT / "processes.bpmn")
     base_url: str = "http://127.0.0.1:8000"
     sql_echo: bool = False
+    # Notification delivery: email over SMTP, webhooks signed with HMAC-SHA256.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "duban@localhost"
+    smtp_starttls: bool = False
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    delivery_max_attempts: int = 6
+    delivery_backoff_seconds: int = 30
+    delivery_timeout_seconds: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":

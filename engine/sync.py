@@ -194,7 +194,8 @@ def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, no
     kind = str(call.params.get("kind"))
     facts = case_facts(engine, case) | {"lead_department": call.params.get("department") or case.lead_department}
     notice = engine.catalogue.compose_notice(kind, facts, engine.directory.name)
-    sent_to = outbox.notify(session, case_id=case.id, notice=notice, key=f"{kind}:{case.id}:{call.task_id}", now=now)
+    sent_to = outbox.notify(session, engine.settings, case_id=case.id, notice=notice,
+                            key=f"{kind}:{case.id}:{call.task_id}", now=now)
     audit.record(session, case_id=case.id, actor=SYSTEM, action="notice_sent", at=now,
                  label=f"发送通知：{notice.title}", data={"kind": kind, "recipients": sent_to})
 
@@ -233,7 +234,7 @@ def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, n
         "due_text": _local_text(engine, task.due_at),
     }
     notice = engine.catalogue.compose_notice(f"escalation_{rung.name}", facts, engine.directory.name)
-    sent_to = outbox.notify(session, case_id=case.id, notice=notice,
+    sent_to = outbox.notify(session, engine.settings, case_id=case.id, notice=notice,
                             key=f"escalation:{rung.name}:{task.id}:{call.task_id}", now=now)
     audit.record(session, case_id=case.id, task_id=task.id, actor=SYSTEM, action="escalated", at=now,
                  label=f"{rung.label}：{task.title}（{engine.directory.name(lead)}）",
@@ -250,9 +251,15 @@ def _local_text(engine: Engine, moment: datetime | None) -> str | None:
 
 def case_facts(engine: Engine, case: Case) -> dict[str, Any]:
     """What a notice may say about a case."""
+    now = engine.clock.now()
+    overdue = 0
+    if case.status == "open" and case.due_at is not None and now > case.due_at:
+        overdue = engine.calendar.working_days_between(engine.calendar.local_date(case.due_at),
+                                                       engine.calendar.local_date(now))
     return {"id": case.id, "number": case.number, "title": case.title, "taskforce": case.taskforce,
             "lead_department": case.lead_department, "mode": case.mode,
             "due_text": _local_text(engine, case.due_at), "urge_count": case.urge_count,
+            "overdue_working_days": overdue,
             "link": f"{engine.settings.base_url.rstrip('/')}/cases/{case.id}"}
 
 

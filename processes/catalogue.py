@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -112,7 +113,18 @@ def describe_completion(
 
 
 def compose_notice(kind: str, case: Mapping[str, Any], department_name: Callable[[str], str]) -> Notice:
-    """Word a notification about a case, and say who receives it."""
+    """Word a notification about a case — what, which case, how overdue, the link — and say who gets it."""
+    notice = _compose(kind, case, department_name)
+    body = notice.body
+    overdue = case.get("overdue_working_days") or 0
+    if overdue and "超期" not in body:
+        body += f"（已超期{overdue}个工作日）"
+    if case.get("link"):
+        body += f"\n查看事项：{case['link']}"
+    return replace(notice, body=body)
+
+
+def _compose(kind: str, case: Mapping[str, Any], department_name: Callable[[str], str]) -> Notice:
     number, title = case.get("number"), case.get("title")
     lead = case.get("lead_department") or ""
     subject = f"{number}《{title}》"
@@ -153,9 +165,6 @@ def _escalation_notice(kind: str, case: Mapping[str, Any], subject: str,
         subject=subject, lead=department_name(case.get("lead_department") or ""),
         due=case.get("due_text") or "", overdue_days=case.get("overdue_working_days") or 0,
     )
-    link = case.get("link")
-    if link:
-        body += f"\n查看：{link}"
     return Notice(kind, f"{label}：{subject}", body, tuple(case.get("audience") or ()))
 
 

@@ -53,3 +53,32 @@ def test_worker_once_fires_what_is_due_and_twice_does_nothing(
     case = cases.get_case(engine, actor("dispatcher"), created.id)
     assert case.mode == "direct"
     assert case.version == created.version + 1
+
+
+def test_operators_see_failed_deliveries_and_retry_them(
+    engine: Engine, actor: ActorOf, clock: FrozenClock, database_url: str, tmp_path: Path
+) -> None:
+    """List a dead webhook delivery with ``notifications --failed`` and requeue it with ``--retry``."""
+    from engine.bootstrap import bootstrap
+    from engine.channels import default_channels
+    from engine.delivery import dead_deliveries, dispatch_due
+    from engine.settings import Settings
+    from processes.catalogue import build_catalogue
+
+    settings = Settings.from_env(database_url=database_url, webhook_url="http://127.0.0.1:9/closed",
+                                 webhook_secret="s", delivery_max_attempts=1, delivery_timeout_seconds=2)
+    eng = bootstrap(settings, build_catalogue(), clock)
+    case = cases.create_case(eng, actor("dispatcher"), cases.CaseDraft(
+        "提醒快办", "d", "automotive", mode="reminder", lead_department="hongshan"))
+    (outcome,) = dispatch_due(eng, default_channels(eng.settings))
+    assert outcome.state == "dead"
+    listed = _duban("notifications", "--failed", database_url=database_url, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{outcome.delivery_id}\twebhook\thttp://127.0.0.1:9/closed" in listed.stdout
+    assert case.number in listed.stdout
+    retried = _duban("notifications", "--retry", str(outcome.delivery_id), database_url=database_url, cwd=tmp_path)
+    assert retried.returncode == 0, retried.stderr
+    assert dead_deliveries(eng) == []
+    unknown = _duban("notifications", "--retry", "999999", database_url=database_url, cwd=tmp_path)
+    assert unknown.returncode == 1 and "999999" in unknown.stderr
+    eng.db.dispose()

@@ -1,0 +1,111 @@
+"""Delivering queued notifications: leased, retried with exponential backoff, dead after the last try.
+
+A dispatcher leases due deliveries in a short transaction (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several dispatchers share the queue), sends each outside any transaction, then
+records the outcome. A dispatcher that dies mid-send leaves a lease that runs out, and the
+delivery is tried again: delivery is at least once, and every message carries its delivery key
+(``X-Duban-Delivery`` / ``Message-ID``) so receivers can drop a repeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from sqlalchemy import select, update
+
+from engine.bootstrap import Engine
+from engine.channels import Channel
+from engine.errors import Conflict, NotFound
+from engine.models import Delivery
+
+LEASE = timedelta(minutes=2)
+BATCH = 50
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery attempt."""
+
+    delivery_id: int
+    channel: str
+    target: str
+    state: str
+    attempts: int
+    error: str | None = None
+
+
+def dispatch_due(engine: Engine, channels: Mapping[str, Channel], now: datetime | None = None,
+                 limit: int = BATCH) -> list[Outcome]:
+    """Send every delivery due by now (up to limit); return what happened to each."""
+    now = now or engine.clock.now()
+    outcomes = []
+    for delivery in _lease(engine, now, limit):
+        try:
+            channels[delivery.channel].send(delivery)
+        except Exception as exc:  # any failure of the channel counts as a failed attempt
+            outcomes.append(_failed(engine, delivery, f"{type(exc).__name__}: {exc}", now))
+        else:
+            outcomes.append(_sent(engine, delivery, now))
+    return outcomes
+
+
+def _lease(engine: Engine, now: datetime, limit: int) -> list[Delivery]:
+    with engine.db.unit_of_work() as uow:
+        query = (
+            select(Delivery)
+            .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
+                   (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now))
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+        )
+        if engine.db.locks_rows:
+            query = query.with_for_update(skip_locked=True)
+        leased = list(uow.session.scalars(query))
+        for delivery in leased:
+            delivery.leased_until = now + LEASE
+            delivery.attempts += 1
+        uow.commit()
+    return leased
+
+
+def _sent(engine: Engine, delivery: Delivery, now: datetime) -> Outcome:
+    with engine.db.unit_of_work() as uow:
+        uow.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(
+            state="sent", sent_at=now, leased_until=None, last_error=None))
+        uow.commit()
+    return Outcome(delivery.id, delivery.channel, delivery.target, "sent", delivery.attempts)
+
+
+def _failed(engine: Engine, delivery: Delivery, error: str, now: datetime) -> Outcome:
+    settings = engine.settings
+    dead = delivery.attempts >= settings.delivery_max_attempts
+    backoff = timedelta(seconds=settings.delivery_backoff_seconds * 2 ** (delivery.attempts - 1))
+    with engine.db.unit_of_work() as uow:
+        uow.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(
+            state="dead" if dead else "pending", leased_until=None, last_error=error[:2000],
+            next_attempt_at=now if dead else now + backoff))
+        uow.commit()
+    return Outcome(delivery.id, delivery.channel, delivery.target, "dead" if dead else "pending",
+                   delivery.attempts, error)
+
+
+def dead_deliveries(engine: Engine) -> list[Delivery]:
+    """Deliveries that used up their attempts, oldest first."""
+    with engine.db.unit_of_work(write=False) as uow:
+        return list(uow.session.scalars(select(Delivery).where(Delivery.state == "dead").order_by(Delivery.id)))
+
+
+def retry(engine: Engine, delivery_id: int) -> Delivery:
+    """Give a dead delivery a fresh set of attempts, due now."""
+    with engine.db.unit_of_work() as uow:
+        delivery = uow.session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise NotFound(f"没有编号为 {delivery_id} 的投递")
+        if delivery.state != "dead":
+            raise Conflict(f"投递 {delivery_id} 的状态是 {delivery.state}，只有失败的投递可以重试")
+        delivery.state, delivery.attempts, delivery.last_error = "pending", 0, None
+        delivery.next_attempt_at, delivery.leased_until = engine.clock.now(), None
+        uow.commit()
+    return delivery
