@@ -29,7 +29,7 @@ from processes.org import demo_users, org_data
 # Wednesday 25 November 2026, 09:00 in Shanghai.
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
-CASE_TABLES = ("event", "task", "case_party", "supervision_case")
+CASE_TABLES = ("delivery", "notification", "event", "task", "case_party", "supervision_case")
 
 
 def demo_accounts() -> list[Account]:
@@ -107,6 +107,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     db = Database(url)
     with db.write_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE"))
+        # Accounts and org changes a test made go too: every test starts from the seeded data.
+        demo = [account.username for account in demo_accounts()]
+        conn.execute(text("DELETE FROM user_account WHERE NOT (username = ANY(:demo))"), {"demo": demo})
+        conn.execute(text("UPDATE department SET webhook_url = NULL"))
     db.dispose()
     return url
 
