@@ -45,17 +45,19 @@ def _tick(engine: Engine, scheduler: BaseScheduler, channels: Mapping[str, Chann
                      outcome.state if outcome.error is None else f"{outcome.state} ({outcome.error})")
     except Exception:
         log.exception("delivering notifications failed")
+    # Sleep until the next wake-up on the engine's clock, at most a second, scheduled in real time.
     now = engine.clock.now()
     wake = next_wakeup(engine)
-    run_at = now + MAX_SLEEP if wake is None else min(max(wake, now) + timedelta(milliseconds=5), now + MAX_SLEEP)
-    scheduler.add_job(_tick, "date", run_date=run_at, args=(engine, scheduler, channels), id=JOB_ID,
-                      replace_existing=True)
+    pause = MAX_SLEEP if wake is None else min(max(wake - now, timedelta(0)) + timedelta(milliseconds=5), MAX_SLEEP)
+    scheduler.add_job(_tick, "date", run_date=datetime.now(timezone.utc) + pause,
+                      args=(engine, scheduler, channels), id=JOB_ID, replace_existing=True,
+                      misfire_grace_time=None)
 
 
 def _start(engine: Engine, scheduler: BaseScheduler) -> BaseScheduler:
     channels = default_channels(engine.settings)
     scheduler.add_job(_tick, "date", run_date=datetime.now(timezone.utc), args=(engine, scheduler, channels),
-                      id=JOB_ID)
+                      id=JOB_ID, misfire_grace_time=None)
     scheduler.start()
     return scheduler
 
