@@ -176,6 +176,21 @@ def notifications_command(failed: bool, retry_id: int | None) -> None:
     click.echo(f"共 {len(dead)} 条失败的投递")
 
 
+@main.command("department-webhook")
+@click.argument("code")
+@click.argument("url", required=False)
+def department_webhook_command(code: str, url: str | None) -> None:
+    """Set the webhook URL that receives a department's notifications (omit URL to clear it)."""
+    from engine.errors import DomainError
+    from engine.org import set_department_webhook
+
+    try:
+        set_department_webhook(_engine(), code, url)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{code} 的通知网址：{url or '（已清除）'}")
+
+
 @main.group("calendar")
 def calendar_group() -> None:
     """Working-day calendar (工作日)."""

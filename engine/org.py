@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from engine.access import Actor
 from engine.bootstrap import Engine
+from engine.errors import InvalidInput, NotFound
 from engine.models import Department, Taskforce, TaskforceMember, User
 
 
@@ -80,3 +81,15 @@ def actor_of(user: User) -> Actor:
     """The actor a signed-in user acts as."""
     return Actor(user.username, frozenset(user.roles), user.department_code, user.taskforce_code,
                  user.display_name)
+
+
+def set_department_webhook(engine: Engine, code: str, url: str | None) -> None:
+    """Set (or clear, with None) the URL a department's notifications are also posted to."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InvalidInput("网址必须以 http:// 或 https:// 开头", {"url": [url]})
+    with engine.db.unit_of_work() as uow:
+        department = uow.session.get(Department, code)
+        if department is None:
+            raise NotFound(f"未知的单位：{code}")
+        department.webhook_url = url
+        uow.commit()

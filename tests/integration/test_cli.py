@@ -82,3 +82,21 @@ def test_operators_see_failed_deliveries_and_retry_them(
     unknown = _duban("notifications", "--retry", "999999", database_url=database_url, cwd=tmp_path)
     assert unknown.returncode == 1 and "999999" in unknown.stderr
     eng.db.dispose()
+
+
+def test_operators_set_a_departments_webhook(engine: Engine, database_url: str, tmp_path: Path) -> None:
+    """Store a department's webhook URL; refuse an unknown department and a non-HTTP URL."""
+    from sqlalchemy import select
+
+    from engine.models import Department
+
+    ok = _duban("department-webhook", "econ_it", "https://hooks.example.gov/econ", database_url=database_url,
+                cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    with engine.db.unit_of_work(write=False) as uow:
+        url = uow.session.scalar(select(Department.webhook_url).where(Department.code == "econ_it"))
+    assert url == "https://hooks.example.gov/econ"
+    unknown = _duban("department-webhook", "nowhere", "https://x", database_url=database_url, cwd=tmp_path)
+    assert unknown.returncode == 1 and "nowhere" in unknown.stderr
+    bad = _duban("department-webhook", "econ_it", "ftp://x", database_url=database_url, cwd=tmp_path)
+    assert bad.returncode == 1
