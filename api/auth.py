@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import threading
 import time
 import uuid
 from datetime import timedelta
 
 import jwt
-from flask import current_app, g, request
+from flask import current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from api.schemas import MeSchema, TokenRequestSchema, TokenSchema
+from api.schemas import MeSchema, SessionSchema, TokenRequestSchema, TokenSchema
 from engine.access import Actor
 from engine.bootstrap import Engine
 from engine.org import actor_of, find_user
 
 ALGORITHM = "HS256"
+SESSION_COOKIE = "duban_session"
+CSRF_HEADER = "X-CSRF-Token"
 # The OpenAPI document and its viewer need no token; views opt out with ``public = True``.
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_static.swagger_asset"}
 
@@ -38,44 +42,72 @@ def engine() -> Engine:
     return current_app.extensions["duban_engine"]
 
 
-def issue_token(username: str) -> tuple[str, int]:
-    """A signed access token for a user and its lifetime in seconds."""
+def issue_token(username: str, csrf: str | None = None) -> tuple[str, int]:
+    """A signed access token for a user (bound to a CSRF token for a web session) and its lifetime."""
     eng = engine()
     ttl = eng.settings.token_ttl_seconds
     now = eng.clock.now()
     claims = {"sub": username, "iat": now, "exp": now + timedelta(seconds=ttl), "jti": uuid.uuid4().hex}
+    if csrf:
+        claims["csrf"] = csrf
     return jwt.encode(claims, eng.settings.secret_key, algorithm=ALGORITHM), ttl
 
 
+def _check_password(username: str, password: str) -> str:
+    """The username if the password is right, else 401 (the same cost either way)."""
+    user = find_user(engine(), username)
+    if not check_password_hash(user.password_hash if user else _DUMMY_HASH, password) or user is None:
+        abort(401, message="用户名或密码错误")
+    return user.username
+
+
 def authenticate_request() -> None:
-    """Resolve the bearer token of an API request to an actor, or answer 401."""
+    """Resolve the request's credentials to an actor, or answer 401.
+
+    API clients send ``Authorization: Bearer <token>``. The web UI holds the same token in an
+    httpOnly session cookie instead; a request that changes something with the cookie must also
+    carry the session's CSRF token in ``X-CSRF-Token``.
+    """
     if not request.path.startswith("/api/") or request.endpoint in PUBLIC_ENDPOINTS:
         return
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is not None and getattr(getattr(view, "view_class", None), "public", False):
+    view_class = getattr(current_app.view_functions.get(request.endpoint or ""), "view_class", None)
+    if getattr(view_class, "public", False) or request.method in getattr(view_class, "public_methods", ()):
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    from_cookie = False
+    if not header:
+        token, from_cookie = request.cookies.get(SESSION_COOKIE, ""), True
+        scheme = "bearer" if token else ""
     if scheme.lower() != "bearer" or not token:
         abort(401, message="缺少访问令牌（Authorization: Bearer <token>）")
+    claims = _verify(token.strip())
+    if from_cookie and request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not claims.get("csrf") or not hmac.compare_digest(sent, claims["csrf"]):
+            abort(403, message="请求缺少有效的 CSRF 令牌，请刷新页面后重试")
+    actor = _actors().get(engine(), claims["sub"])
+    if actor is None:
+        abort(401, message="用户不存在或已停用")
+    g.actor = actor
+    g.claims = claims
+
+
+def _verify(token: str) -> dict:  # type: ignore[type-arg]
+    """Check a token's signature and expiry (on the engine's clock); its claims, or 401."""
     eng = engine()
     try:
         claims = jwt.decode(
-            token.strip(), eng.settings.secret_key, algorithms=[ALGORITHM],
+            token, eng.settings.secret_key, algorithms=[ALGORITHM],
             options={"require": ["sub", "exp", "iat"], "verify_exp": False, "verify_iat": False},
-            leeway=0,
         )
-        # Expiry is judged against the engine's clock, not the host's.
         if claims["exp"] <= eng.clock.now().timestamp():
             raise jwt.ExpiredSignatureError("token expired")
     except jwt.ExpiredSignatureError:
         abort(401, message="访问令牌已过期，请重新登录")
     except jwt.InvalidTokenError:
         abort(401, message="访问令牌无效")
-    actor = _actors().get(eng, claims["sub"])
-    if actor is None:
-        abort(401, message="用户不存在或已停用")
-    g.actor = actor
+    return claims
 
 
 class ActorCache:
@@ -122,11 +154,41 @@ class TokenView(MethodView):
     @blp.alt_response(401, description="用户名或密码错误")
     def post(self, body: dict) -> dict:  # type: ignore[type-arg]
         """Exchange a username and password for an access token."""
-        user = find_user(engine(), body["username"])
-        if not check_password_hash(user.password_hash if user else _DUMMY_HASH, body["password"]) or user is None:
-            abort(401, message="用户名或密码错误")
-        token, ttl = issue_token(user.username)
+        token, ttl = issue_token(_check_password(body["username"], body["password"]))
         return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
+
+
+@blp.route("/auth/session")
+class SessionView(MethodView):
+    """The web UI's session: an httpOnly cookie, with a CSRF token for changes."""
+
+    public_methods = ("POST",)
+
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(200, SessionSchema)
+    @blp.alt_response(401, description="用户名或密码错误")
+    def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]
+        """Sign in to the web UI: sets the session cookie, answers the user and the CSRF token."""
+        username = _check_password(body["username"], body["password"])
+        csrf = secrets.token_urlsafe(32)
+        token, ttl = issue_token(username, csrf=csrf)
+        actor = _actors().get(engine(), username)
+        response = jsonify(SessionSchema().dump(_me(actor) | {"csrf_token": csrf, "expires_in": ttl}))
+        response.set_cookie(SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="Lax",
+                            secure=engine().settings.production, path="/")
+        return response
+
+    @blp.response(200, SessionSchema)
+    def get(self):  # type: ignore[no-untyped-def]
+        """The signed-in user and the session's CSRF token (for a page that was reloaded)."""
+        return _me(current_actor()) | {"csrf_token": g.claims.get("csrf"), "expires_in": None}
+
+    @blp.response(204)
+    def delete(self):  # type: ignore[no-untyped-def]
+        """Sign out of the web UI."""
+        response = current_app.response_class(status=204)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
 
 @blp.route("/me")
@@ -136,11 +198,16 @@ class MeView(MethodView):
     @blp.response(200, MeSchema)
     def get(self) -> dict:  # type: ignore[type-arg]
         """Show who is signed in, with department and roles."""
-        actor = current_actor()
-        return {
-            "username": actor.username,
-            "display_name": actor.display_name,
-            "department": actor.department,
-            "taskforce": actor.taskforce,
-            "roles": sorted(actor.roles),
-        }
+        return _me(current_actor())
+
+
+def _me(actor: Actor | None) -> dict:  # type: ignore[type-arg]
+    if actor is None:
+        abort(401, message="用户不存在或已停用")
+    return {
+        "username": actor.username,
+        "display_name": actor.display_name,
+        "department": actor.department,
+        "taskforce": actor.taskforce,
+        "roles": sorted(actor.roles),
+    }

@@ -10,6 +10,7 @@ from api.schemas import (
     CaseCreateSchema,
     CaseDetailSchema,
     CaseListArgs,
+    DiagramSchema,
     CasePageSchema,
     EventSchema,
     InspectionRequestSchema,
@@ -56,6 +57,16 @@ class CaseEventsView(MethodView):
     def get(self, case_id: int):  # type: ignore[no-untyped-def]
         """Show the audit timeline of a case, oldest first."""
         return cases.case_events(engine(), current_actor(), case_id)
+
+
+@blp.route("/<int:case_id>/diagram")
+class DiagramView(MethodView):
+    """A case's place in its process."""
+
+    @blp.response(200, DiagramSchema)
+    def get(self, case_id: int):  # type: ignore[no-untyped-def]
+        """The BPMN document of the case's process version, with its open and completed elements."""
+        return cases.case_diagram(engine(), current_actor(), case_id)
 
 
 @blp.route("/<int:case_id>/urge")

@@ -86,6 +86,11 @@ class MeSchema(Schema):
     roles = fields.List(fields.String())
 
 
+class SessionSchema(MeSchema):
+    csrf_token = fields.String(metadata={"description": "send as X-CSRF-Token with every change"})
+    expires_in = fields.Integer(allow_none=True)
+
+
 class DepartmentSchema(Schema):
     code = fields.String()
     name = fields.String()
@@ -191,6 +196,13 @@ class CaseCreateSchema(StrictSchema):
     followup_working_days = fields.Integer(
         strict=True, load_default=None, validate=validate.Range(min=1, max=250),
         metadata={"description": "effectiveness only: follow-up N working days after handling (default 20)"})
+
+
+class DiagramSchema(Schema):
+    process_id = fields.String(metadata={"description": "the case's top process"})
+    version = fields.String()
+    bpmn_xml = fields.String(metadata={"description": "processes.bpmn as deployed for this case"})
+    elements = fields.Dict(metadata={"description": "{process id: {current: [element id], completed: [...]}}"})
 
 
 class UrgeSchema(StrictSchema):

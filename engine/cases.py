@@ -20,7 +20,7 @@ from engine.access import Actor, may_assign, may_work_on, visible_cases, visible
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.models import Case, Event, Task, Taskforce, User
+from engine.models import Case, Deployment, Event, Task, Taskforce, User
 from engine.org import actor_of
 from engine.sync import (
     OPEN_STATES,
@@ -420,6 +420,29 @@ def _allowed_actions(actor: Actor, task: Task) -> list[str]:
         if task.state == "claimed" and "unclaim" not in actions:
             actions.append("unclaim")
     return actions
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """What a BPMN viewer needs to show a case: the process document and where the case stands."""
+
+    process_id: str
+    version: str
+    bpmn_xml: str
+    elements: dict[str, dict[str, list[str]]]
+
+
+def case_diagram(engine: Engine, actor: Actor, case_id: int) -> Diagram:
+    """The case's process diagram with its open and completed elements, per process."""
+    with engine.db.unit_of_work(write=False) as uow:
+        case = uow.session.scalar(select(Case).where(Case.id == case_id, visible_cases(actor)))
+        if case is None:
+            raise NotFound("事项不存在")
+        xml = uow.session.scalar(select(Deployment.bpmn_xml).where(Deployment.version == case.process_version))
+    workflow = engine.runtime.restore(case.process_version, case.workflow_state)
+    process_ids = set(engine.specs.get(case.process_version).processes)
+    return Diagram(case.process_id, case.process_version, xml or "",
+                   engine.runtime.element_states(workflow, process_ids))
 
 
 def case_events(engine: Engine, actor: Actor, case_id: int) -> list[Event]:

@@ -274,6 +274,43 @@ class WorkflowRuntime:
         ends.sort(key=lambda t: t.last_state_change)
         return ends[-1].task_spec.bpmn_id if ends else None
 
+    def element_states(self, workflow: BpmnWorkflow, process_ids: set[str]) -> dict[str, dict[str, list[str]]]:
+        """Per process of the document: the element ids that are open now and those completed.
+
+        Elements inside an embedded subprocess count for the process that contains it; a call
+        activity or subprocess with open work inside is open itself.
+        """
+        states: dict[str, dict[str, set[str]]] = {}
+
+        def mark(task: Any, kind: str) -> None:
+            owner = task.workflow
+            element = task.task_spec.bpmn_id
+            while owner is not None:
+                process = owner.spec.name
+                if element:
+                    if process in process_ids:
+                        states.setdefault(process, {"current": set(), "completed": set()})[kind].add(element)
+                    else:  # an embedded subprocess: its elements belong to the enclosing process
+                        holder = owner.parent_workflow
+                        if holder is not None:
+                            container = holder.spec.name
+                            bucket = states.setdefault(container, {"current": set(), "completed": set()})
+                            bucket[kind].add(element)
+                if kind != "current" or owner is workflow:
+                    break
+                parent_task = workflow.get_task_from_id(owner.parent_task_id)
+                if parent_task is None:
+                    break
+                element, owner = parent_task.task_spec.bpmn_id, parent_task.workflow
+
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            if task.task_spec.bpmn_id and (task.task_spec.manual or task.has_state(TaskState.READY)):
+                mark(task, "current")
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            if task.task_spec.bpmn_id:
+                mark(task, "completed")
+        return {p: {k: sorted(v) for k, v in kinds.items()} for p, kinds in states.items()}
+
     @staticmethod
     def next_wakeup(workflow: BpmnWorkflow) -> datetime | None:
         """The earliest due time of the instance's armed timers."""

@@ -388,3 +388,18 @@ def test_created_case_starts_at_refer_case(client, auth):
     assert open_names(case) == ["refer_case"]
     assert case["open_tasks"][0]["role"] == "dispatcher"
     assert actions(events(client, auth, case["id"])) == ["case_created", "task_created"]
+
+
+def test_the_diagram_shows_where_the_case_stands(client, auth) -> None:  # type: ignore[no-untyped-def]
+    """Answer the BPMN document, the open call activity in the mode's process, the open task in its own."""
+    case = referred_case(client, auth)
+    response = client.get(f"{API}/cases/{case['id']}/diagram", headers=auth("econ_it"))
+    assert response.status_code == 200
+    diagram = response.get_json()
+    assert diagram["process_id"] == "supervision_loop"
+    assert '<bpmn:process id="supervision_loop"' in diagram["bpmn_xml"]
+    assert diagram["elements"]["supervision_loop"]["current"] == ["handling"]
+    assert "refer_case" in diagram["elements"]["case_referral"]["completed"]
+    assert "handle_case" in diagram["elements"]["case_handling"]["current"]
+    hidden = client.get(f"{API}/cases/{case['id']}/diagram", headers=auth("hongshan"))
+    assert hidden.status_code == 404
