@@ -57,12 +57,23 @@ def init_db_command() -> None:
 
 
 @main.command("seed-demo")
-def seed_demo_command() -> None:
-    """Initialise the database and create the demo users (password: demo)."""
+@click.option("--with-cases", is_flag=True, help="also load about 30 demo cases with their histories")
+def seed_demo_command(with_cases: bool) -> None:
+    """Initialise the database and create the demo users (password: demo), and the demo cases if asked."""
     engine = _engine()
     init_database(engine)
     created = seed_demo_users(engine)
     click.echo(f"演示用户已就绪（新建 {created} 个，密码均为 demo）")
+    if not with_cases:
+        return
+    from processes.demo import describe_load, load_demo_cases
+
+    loaded = load_demo_cases(engine.settings, db=engine.db)
+    if loaded.already_loaded:
+        click.echo("演示事项已加载（库中已有督办事项），未做改动")
+        return
+    for line in describe_load(loaded):
+        click.echo(line)
 
 
 @main.command("serve")

@@ -44,4 +44,10 @@ def record(
         data=dict(data or {}),
     )
     session.add(event)
+    session.info["events_recorded"] = session.info.get("events_recorded", 0) + 1
     return event
+
+
+def recorded(session: Session) -> int:
+    """How many events this session has recorded so far."""
+    return int(session.info.get("events_recorded", 0))

@@ -101,14 +101,20 @@ WARNING_ORDER = {"green": 0, "yellow": 1, "red": 2}
 
 
 def _aggregate_levels(case: Case, main_rows: list[Task]) -> None:
-    """The case shows the worst light and highest level of its open main work; a closed case is green."""
+    """The case shows the worst light and highest level of its open main work with a deadline.
+
+    While the case waits on work without a deadline (an extension to approve, feedback to review, a
+    re-referral) it keeps the light it had: asking for more time does not clear a red light; the
+    approved extension's new task does. A closed case is green.
+    """
     if case.status != "open":
         case.warning_level = "green"
         return
-    if not main_rows:
+    timed = [row for row in main_rows if row.due_at is not None]
+    if not timed:
         return
-    case.warning_level = max((row.warning_level for row in main_rows), key=WARNING_ORDER.__getitem__)
-    case.escalation_level = max(row.escalation_level for row in main_rows)
+    case.warning_level = max((row.warning_level for row in timed), key=WARNING_ORDER.__getitem__)
+    case.escalation_level = max(row.escalation_level for row in timed)
 
 
 def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, ReadyTask],

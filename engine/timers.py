@@ -63,9 +63,16 @@ def fire_case(engine: Engine, case_id: int, now: datetime) -> Fired | None:
         due = case.next_wakeup_at
         with engine.runtime.recording() as calls:
             engine.runtime.advance(workflow)
-        audit.record(session, case_id=case.id, actor=SYSTEM, action="timer_fired", at=now,
-                     label="到期自动处理", data={"due_at": due.isoformat()})
+        fired = audit.record(session, case_id=case.id, actor=SYSTEM, action="timer_fired", at=now,
+                             label="到期自动处理", data={"due_at": due.isoformat()})
+        before = audit.recorded(session)
         sync_case(engine, session, case, workflow, SYSTEM, now, calls=calls)
+        if audit.recorded(session) == before:
+            # Nothing happened (a reminder for a task already signed for): the timeline stays quiet.
+            if fired in session.new:
+                session.expunge(fired)
+            else:
+                session.delete(fired)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         save_new_version(session, case)
         uow.commit()

@@ -129,7 +129,8 @@ def test_an_approved_extension_re_arms_the_ladder(engine: Engine, actor: ActorOf
     _advance(engine, clock, _at(27, 11) + SECOND)
     assert cases.get_case(engine, dispatcher, case_id).warning_level == "red"
     extension = {"outcome": "extend", "reason": "等待审批", "extension_working_days": 3}
-    cases.complete_task(engine, lead, task.id, extension)
+    waiting = cases.complete_task(engine, lead, task.id, extension)
+    assert (waiting.warning_level, waiting.escalation_level) == ("red", 1)  # asking does not clear it
     (approval,) = list_tasks(engine, dispatcher, TaskQuery(scope="department")).items
     cases.claim_task(engine, dispatcher, approval.id)
     case = cases.complete_task(engine, dispatcher, approval.id, {"approved": True})
@@ -150,3 +151,13 @@ def test_closing_the_task_disarms_the_ladder(engine: Engine, actor: ActorOf, clo
     assert case.next_wakeup_at is None
     _advance(engine, clock, _at(20))
     assert _count(engine, Event, case_id=case_id, action="escalated") == 0
+
+
+def test_a_timer_that_changes_nothing_leaves_no_trace(engine: Engine, actor: ActorOf, clock: FrozenClock) -> None:
+    """Record no timeline entry when the not-signed-for reminder fires for a task already signed for."""
+    case_id = _referred(engine, actor)
+    (task,) = list_tasks(engine, actor("econ_it"), TaskQuery(scope="department")).items
+    cases.claim_task(engine, actor("econ_it"), task.id)
+    events_before = _count(engine, Event, case_id=case_id)
+    _advance(engine, clock, _at(26, 11, 1) + SECOND)
+    assert _count(engine, Event, case_id=case_id) == events_before
