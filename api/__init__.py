@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, redirect
+from flask import Flask
 
-from api import auth, cases, docs, notifications, org, tasks
+from api import auth, cases, docs, notifications, org, tasks, web
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
 from engine.settings import Settings
@@ -43,13 +43,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp, notifications.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.blp)
+    app.register_blueprint(web.blp)
     register_error_handlers(app)
     app.before_request(auth.authenticate_request)
-
-    @app.get("/")
-    def index():  # type: ignore[no-untyped-def]
-        """Send visitors to the API documentation until the web worklist is served here."""
-        return redirect("/api/v1/docs")
 
     logging.getLogger("duban").setLevel(logging.INFO)
     return app
