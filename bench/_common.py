@@ -208,20 +208,19 @@ WORKER_START_TIMEOUT_S = 60
 
 
 @contextlib.contextmanager
-def duban_workers(db_url: str, log_dir: Path, count: int = 1) -> Iterator[list[Path]]:
+def duban_workers(db_url: str, log_dir: Path, count: int = 1) -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
     """Run ``count`` ``duban worker`` processes on db_url until each has started its scheduler; yield
-    their log paths, stop them afterwards."""
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[Path] = []
+    (process, log path) pairs, stop them afterwards."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
     try:
         for _ in range(count):
             log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
             with open(log_path, "wb") as log:
-                procs.append(subprocess.Popen(duban_command() + ["worker"], env=_env(db_url), cwd=PROJECT_ROOT,
-                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-            logs.append(log_path)
+                started.append((subprocess.Popen(duban_command() + ["worker"], env=_env(db_url), cwd=PROJECT_ROOT,
+                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True),
+                                log_path))
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
-        for proc, log_path in zip(procs, logs):
+        for proc, log_path in started:
             while "Scheduler started" not in log_path.read_text(errors="replace"):
                 if proc.poll() is not None:
                     raise RuntimeError(f"duban worker exited with {proc.returncode}:\n"
@@ -229,7 +228,16 @@ def duban_workers(db_url: str, log_dir: Path, count: int = 1) -> Iterator[list[P
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"duban worker did not start in {WORKER_START_TIMEOUT_S}s")
                 time.sleep(0.1)
-        yield logs
+        yield started
     finally:
-        for proc in procs:
+        for proc, _ in started:
             _stop(proc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
