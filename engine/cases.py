@@ -290,7 +290,7 @@ def urge_case(engine: Engine, actor: Actor, case_id: int, message: str | None) -
         holders = session.scalars(select(Task.assignee).where(
             Task.case_id == case.id, Task.state == "claimed", Task.assignee.is_not(None))).all()
         notice = replace(notice, audience=notice.audience + tuple(("user", h) for h in holders))
-        sent_to = outbox.notify(session, engine.settings, case_id=case.id, notice=notice,
+        sent_to = outbox.notify(session, engine, case_id=case.id, notice=notice,
                                 key=f"urged:{case.id}:{case.urge_count}", now=now)
         audit.record(session, case_id=case.id, actor=actor.username, action="case_urged", at=now,
                      label=f"催办（第{case.urge_count}次）" + (f"：{message}" if message else ""),

@@ -68,6 +68,7 @@ def save_accounts(engine: Engine, accounts: Iterable[Account], password_hash: st
             ))
             created += 1
         uow.commit()
+    engine.directory.invalidate()
     return created
 
 
@@ -93,3 +94,4 @@ def set_department_webhook(engine: Engine, code: str, url: str | None) -> None:
             raise NotFound(f"未知的单位：{code}")
         department.webhook_url = url
         uow.commit()
+    engine.directory.invalidate()

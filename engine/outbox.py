@@ -21,71 +21,62 @@ from engine.access import DEPARTMENT_ROLES, Actor
 from engine.bootstrap import Engine
 from engine.catalogue import Notice
 from engine.errors import NotFound
-from engine.models import Delivery, Department, Notification, User
-from engine.settings import Settings
+from engine.directory import Recipient
+from engine.models import Delivery, Notification
 
 
-def recipients(session: Session, audience: Iterable[tuple[str, str]]) -> list[str]:
-    """The active users an audience names, each once, in a stable order."""
-    return [name for name, _ in _recipient_rows(session, audience)]
-
-
-def _recipient_rows(session: Session, audience: Iterable[tuple[str, str]]) -> list[tuple[str, str | None]]:
-    users = session.execute(
-        select(User.username, User.department_code, User.taskforce_code, User.roles, User.email)
-        .where(User.active.is_(True))
-    ).all()
-    chosen: dict[str, str | None] = {}
+def recipients(users: Iterable[Recipient], audience: Iterable[tuple[str, str]]) -> list[Recipient]:
+    """The users an audience names, each once, in a stable order."""
+    chosen: dict[str, Recipient] = {}
     for kind, value in audience:
-        for username, department, taskforce, roles, email in users:
+        for user in users:
             if (
-                (kind == "department" and department == value and set(roles) & DEPARTMENT_ROLES)
-                or (kind == "department_leader" and department == value and "dept_leader" in roles)
-                or (kind == "role" and value in roles)
-                or (kind == "taskforce_leader" and taskforce == value and "taskforce_leader" in roles)
-                or (kind == "user" and username == value)
+                (kind == "department" and user.department == value and user.roles & DEPARTMENT_ROLES)
+                or (kind == "department_leader" and user.department == value and "dept_leader" in user.roles)
+                or (kind == "role" and value in user.roles)
+                or (kind == "taskforce_leader" and user.taskforce == value and "taskforce_leader" in user.roles)
+                or (kind == "user" and user.username == value)
             ):
-                chosen[username] = email
-    return list(chosen.items())
+                chosen[user.username] = user
+    return list(chosen.values())
 
 
-def notify(session: Session, settings: Settings, *, case_id: int | None, notice: Notice, key: str,
+def notify(session: Session, engine: Engine, *, case_id: int | None, notice: Notice, key: str,
            now: datetime) -> list[str]:
     """Write a notice to each recipient's inbox and queue its email and webhook deliveries, all
     once per key; return the recipients."""
-    users = _recipient_rows(session, notice.audience)
+    users = recipients(engine.directory.users(), notice.audience)
     if not users:
         return []
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    rows = [{"username": name, "case_id": case_id, "kind": notice.kind, "title": notice.title,
-             "body": notice.body, "created_at": now, "dedupe_key": f"{key}:{name}"} for name, _ in users]
+    rows = [{"username": user.username, "case_id": case_id, "kind": notice.kind, "title": notice.title,
+             "body": notice.body, "created_at": now, "dedupe_key": f"{key}:{user.username}"} for user in users]
     session.execute(insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    deliveries = _deliveries(session, settings, case_id, notice, key, users, now)
+    deliveries = _deliveries(engine, case_id, notice, key, users, now)
     if deliveries:
         session.execute(insert(Delivery).values(deliveries).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return [name for name, _ in users]
+    return [user.username for user in users]
 
 
-def _deliveries(session: Session, settings: Settings, case_id: int | None, notice: Notice, key: str,
-                users: list[tuple[str, str | None]], now: datetime) -> list[dict[str, Any]]:
+def _deliveries(engine: Engine, case_id: int | None, notice: Notice, key: str, users: list[Recipient],
+                now: datetime) -> list[dict[str, Any]]:
     """Email for each recipient with an address (when SMTP is set up); a signed webhook to the
     global URL and to each named department's URL."""
+    settings = engine.settings
     base = {"case_id": case_id, "subject": notice.title, "state": "pending", "attempts": 0,
             "next_attempt_at": now, "created_at": now}
     rows = []
     if settings.smtp_host:
-        for name, email in users:
-            if email:
-                rows.append(base | {"channel": "email", "target": email, "payload": notice.body,
-                                    "dedupe_key": f"{key}:email:{name}"})
+        for user in users:
+            if user.email:
+                rows.append(base | {"channel": "email", "target": user.email, "payload": notice.body,
+                                    "dedupe_key": f"{key}:email:{user.username}"})
     urls = [settings.webhook_url] if settings.webhook_url else []
-    departments = [code for kind, code in notice.audience if kind in ("department", "department_leader")]
-    if departments:
-        urls += [url for url in session.scalars(
-            select(Department.webhook_url).where(Department.code.in_(departments))) if url]
+    urls += [engine.directory.webhook(code) or "" for kind, code in notice.audience
+             if kind in ("department", "department_leader")]
     event = {"event": notice.kind, "key": key, "case_id": case_id, "title": notice.title, "body": notice.body,
-             "recipients": [name for name, _ in users], "created_at": now.isoformat()}
-    for url in dict.fromkeys(urls):
+             "recipients": [user.username for user in users], "created_at": now.isoformat()}
+    for url in dict.fromkeys(u for u in urls if u):
         rows.append(base | {"channel": "webhook", "target": url, "dedupe_key": f"{key}:webhook:{url}"[:240],
                             "payload": json.dumps(event, ensure_ascii=False)})
     return rows

@@ -29,10 +29,13 @@ def ready_by_id(engine: Engine, workflow: Any) -> dict[uuid.UUID, ReadyTask]:
     return {t.id: t for t in engine.runtime.ready_tasks(workflow, engine.catalogue.office_department)}
 
 
-def lock_case(engine: Engine, session: Session, case_id: int, skip_locked: bool = False) -> Case | None:
+def lock_case(engine: Engine, session: Session, case_id: int, skip_locked: bool = False,
+              still_due: Any = None) -> Case | None:
     """Load a case for a command, locking its row on PostgreSQL (skipping it if another holds it
-    and ``skip_locked``)."""
+    and ``skip_locked``; None unless it meets ``still_due``, when given)."""
     query = select(Case).where(Case.id == case_id)
+    if still_due is not None:
+        query = query.where(still_due)
     if engine.db.locks_rows:
         query = query.with_for_update(skip_locked=skip_locked)
     return session.scalar(query)
@@ -200,7 +203,7 @@ def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, no
     kind = str(call.params.get("kind"))
     facts = case_facts(engine, case) | {"lead_department": call.params.get("department") or case.lead_department}
     notice = engine.catalogue.compose_notice(kind, facts, engine.directory.name)
-    sent_to = outbox.notify(session, engine.settings, case_id=case.id, notice=notice,
+    sent_to = outbox.notify(session, engine, case_id=case.id, notice=notice,
                             key=f"{kind}:{case.id}:{call.task_id}", now=now)
     audit.record(session, case_id=case.id, actor=SYSTEM, action="notice_sent", at=now,
                  label=f"发送通知：{notice.title}", data={"kind": kind, "recipients": sent_to})
@@ -240,7 +243,7 @@ def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, n
         "due_text": _local_text(engine, task.due_at),
     }
     notice = engine.catalogue.compose_notice(f"escalation_{rung.name}", facts, engine.directory.name)
-    sent_to = outbox.notify(session, engine.settings, case_id=case.id, notice=notice,
+    sent_to = outbox.notify(session, engine, case_id=case.id, notice=notice,
                             key=f"escalation:{rung.name}:{task.id}:{call.task_id}", now=now)
     audit.record(session, case_id=case.id, task_id=task.id, actor=SYSTEM, action="escalated", at=now,
                  label=f"{rung.label}：{task.title}（{engine.directory.name(lead)}）",

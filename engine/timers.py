@@ -8,6 +8,7 @@ each, lets SpiffWorkflow fire what is due, syncs, and saves, each case in its ow
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,7 +45,10 @@ def fire_due_timers(engine: Engine, now: datetime | None = None, limit: int | No
             ) if case_id not in seen]
         if not due:
             break
-        for case_id in due[:BATCH]:
+        batch = due[:BATCH]
+        # Workers that read the same due list would otherwise queue on the same rows in the same order.
+        random.shuffle(batch)
+        for case_id in batch:
             seen.add(case_id)
             result = fire_case(engine, case_id, now)
             if result is not None:
@@ -56,8 +60,10 @@ def fire_case(engine: Engine, case_id: int, now: datetime) -> Fired | None:
     """Fire one case's due timers in one transaction; None if another worker has it or it is not due."""
     with engine.db.unit_of_work() as uow:
         session = uow.session
-        case = lock_case(engine, session, case_id, skip_locked=True)
-        if case is None or case.status != "open" or case.next_wakeup_at is None or case.next_wakeup_at >= now:
+        # Only a case that is still due, and that no other worker holds, is loaded.
+        case = lock_case(engine, session, case_id, skip_locked=True,
+                         still_due=(Case.status == "open") & (Case.next_wakeup_at < now))
+        if case is None:
             return None
         workflow = engine.runtime.restore(case.process_version, case.workflow_state)
         due = case.next_wakeup_at
