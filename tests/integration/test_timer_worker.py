@@ -19,13 +19,13 @@ def test_the_background_worker_upgrades_an_overdue_reminder_case(
     case = cases.create_case(engine, actor("dispatcher"), cases.CaseDraft(
         "提醒快办", "d", "automotive", mode="reminder", lead_department="hongshan"))
     clock.set(case.due_at + timedelta(seconds=1))
-    scheduler = run_in_background(engine)
+    worker = run_in_background(engine)
     try:
         deadline = time.monotonic() + 20
         while cases.get_case(engine, actor("dispatcher"), case.id).mode != "direct":
             assert time.monotonic() < deadline, "the worker did not fire the due timer"
             time.sleep(0.05)  # waiting on the worker's thread, not on a timer
     finally:
-        scheduler.shutdown(wait=True)
+        worker.stop()
     actions = [event.action for event in cases.case_events(engine, actor("dispatcher"), case.id)]
     assert actions.count("mode_changed") == 1 and actions.count("timer_fired") == 1
