@@ -220,7 +220,7 @@ class Task(Base):
         Index("ix_task_case_state", "case_id", "state"),
         Index("ix_task_state_due", "state", "due_at"),
         # The worklists: open tasks by due time, served in order straight from the index.
-        Index("ix_task_open_department_due", "department", "due_at", "created_at",
+        Index("ix_task_open_department_role_due", "department", "role", "due_at", "created_at",
               sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
         Index("ix_task_open_assignee_due", "assignee", "due_at", "created_at",
               sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
