@@ -3,6 +3,7 @@
 // 422 errors are shown under the fields they name.
 
 import { h, uid } from './dom.js';
+import { showFieldErrors } from './fielderrors.js';
 
 const RADIO_LIMIT = 5;
 
@@ -168,33 +169,9 @@ export function buildTaskForm(task, { enabled, onSubmit }) {
   }
 
   function showErrors(errors, message) {
-    let first = null;
-    const unplaced = [];
-    for (const { error, container, control } of controls.values()) {
-      error.hidden = true;
-      error.textContent = '';
-      container.classList.remove('field--invalid');
-      for (const input of control.inputs()) input.removeAttribute('aria-invalid');
-    }
-    for (const [name, text] of Object.entries(errors || {})) {
-      const entry = controls.get(name);
-      if (!entry) {
-        unplaced.push(text);
-        continue;
-      }
-      entry.error.textContent = text;
-      entry.error.hidden = false;
-      entry.container.hidden = false;
-      entry.container.classList.add('field--invalid');
-      for (const input of entry.control.inputs()) input.setAttribute('aria-invalid', 'true');
-      if (!first) first = entry;
-    }
-    const top = [message, ...unplaced].filter(Boolean).join(' ');
-    formError.textContent = top;
-    formError.hidden = !top;
-    if (first) first.control.focus();
-    else if (top) formError.focus();
+    showFieldErrors(controls, formError, errors, message, (entry) => entry.control.inputs());
   }
+
 
   let busy = false;
   function setBusy(value) {

@@ -3,6 +3,7 @@
 import { api, fieldErrors } from '../api.js';
 import { modes } from '../boot.js';
 import { h, uid } from '../dom.js';
+import { showFieldErrors } from '../fielderrors.js';
 import { SOURCES } from '../format.js';
 import { navigate } from '../router.js';
 import { orgLists, session } from '../session.js';
@@ -146,32 +147,9 @@ export async function newCasePage(root, view) {
   }
 
   function showErrors(errors, message) {
-    let first = null;
-    const unplaced = [];
-    for (const { error, control, container } of fields.values()) {
-      error.hidden = true;
-      error.textContent = '';
-      container.classList.remove('field--invalid');
-      control.removeAttribute('aria-invalid');
-    }
-    for (const [name, text] of Object.entries(errors)) {
-      const entry = fields.get(name);
-      if (!entry) {
-        unplaced.push(text);
-        continue;
-      }
-      entry.error.textContent = text;
-      entry.error.hidden = false;
-      entry.container.classList.add('field--invalid');
-      entry.control.setAttribute('aria-invalid', 'true');
-      if (!first) first = entry;
-    }
-    const top = [message, ...unplaced].filter(Boolean).join(' ');
-    formError.textContent = top;
-    formError.hidden = !top;
-    if (first) first.control.focus();
-    else if (top) formError.focus();
+    showFieldErrors(fields, formError, errors, message, (entry) => [entry.control]);
   }
+
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
