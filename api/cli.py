@@ -94,7 +94,9 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
     engine.db.dispose()  # the HTTP worker process opens its own connections after the fork
     bind = f"{host or settings.host}:{port or settings.port}"
 
-    def start_embedded_worker(server) -> None:  # type: ignore[no-untyped-def]
+    def start_embedded_worker(worker) -> None:  # type: ignore[no-untyped-def]
+        # In the HTTP worker process, after the fork: a thread started in the master before the
+        # fork could hand the child SQLite's or the pool's locks held mid-call, and hang it.
         from workers.timer_worker import run_in_background
 
         run_in_background(engine)
@@ -108,8 +110,8 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("post_fork", lambda server, worker: engine.db.forget_inherited_connections())
             if engine.db.is_sqlite:
-                # Embedded: the timer worker runs in the server's main process.
-                self.cfg.set("when_ready", start_embedded_worker)
+                # Embedded: the timer worker runs as a thread of the (single) HTTP worker process.
+                self.cfg.set("post_worker_init", start_embedded_worker)
 
         def load(self):  # type: ignore[no-untyped-def]
             return app

@@ -63,6 +63,15 @@ def visible_tasks(actor: Actor) -> ColumnElement[bool]:
     return _any(conditions)
 
 
+def may_see_task(actor: Actor, task: Task) -> bool:
+    """Whether the actor may see the task (the same rule as visible_tasks)."""
+    if actor.sees_everything:
+        return True
+    if actor.has("taskforce_leader") and actor.taskforce and task.taskforce == actor.taskforce:
+        return True
+    return bool(actor.department and actor.roles & DEPARTMENT_ROLES and task.department == actor.department)
+
+
 def workable_tasks(actor: Actor) -> ColumnElement[bool]:
     """A condition on ``Task`` matching the tasks the actor may claim (the same rule as may_work_on)."""
     conditions = []

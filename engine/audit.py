@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Mapping
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engine.models import Event
@@ -32,22 +33,37 @@ def record(
     label: str | None = None,
     task_id: uuid.UUID | None = None,
     data: Mapping[str, Any] | None = None,
-) -> Event:
-    """Append one event to a case's history."""
-    event = Event(
-        case_id=case_id,
-        task_id=task_id,
-        actor=actor,
-        action=action,
-        label=label or ACTION_LABELS.get(action, action),
-        at=at,
-        data=dict(data or {}),
-    )
-    session.add(event)
-    session.info["events_recorded"] = session.info.get("events_recorded", 0) + 1
+) -> dict[str, Any]:
+    """Append one event to a case's history.
+
+    The events of a unit of work are written together, in the order recorded, by one statement
+    just before it commits (see ``Database.unit_of_work``); a unit of work that does not commit
+    writes none.
+    """
+    event = {"case_id": case_id, "task_id": task_id, "actor": actor, "action": action,
+             "label": label or ACTION_LABELS.get(action, action), "at": at, "data": dict(data or {})}
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        session.info.setdefault("before_commit", []).append(_write_pending)
+    pending.append(event)
     return event
 
 
 def recorded(session: Session) -> int:
-    """How many events this session has recorded so far."""
-    return int(session.info.get("events_recorded", 0))
+    """How many events this unit of work has recorded so far."""
+    return len(session.info.get(_PENDING, ()))
+
+
+def discard(session: Session, event: dict[str, Any]) -> None:
+    """Take back an event recorded in this unit of work."""
+    session.info[_PENDING].remove(event)
+
+
+_PENDING = "audit_pending"
+
+
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.execute(insert(Event.__table__), pending)

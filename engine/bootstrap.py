@@ -12,6 +12,7 @@ from engine.catalogue import Catalogue
 from engine.clock import Clock, current_clock
 from engine.database import Database
 from engine.directory import Directory
+from engine.instances import InstanceCache
 from engine.models import Deployment
 from engine.runtime import WorkflowRuntime
 from engine.settings import Settings
@@ -31,6 +32,7 @@ class Engine:
     runtime: WorkflowRuntime
     current_version: str
     directory: Directory
+    instances: InstanceCache
 
     def deploy(self, deployed_by: str | None = None) -> str:
         """Record the catalogue's BPMN as a deployment if it is new; return its version."""
@@ -65,4 +67,5 @@ def bootstrap(settings: Settings, catalogue: Catalogue, clock: Clock | None = No
     specs = SpecCache(load_xml)
     current = specs.add(catalogue.bpmn_xml).version
     runtime = WorkflowRuntime(specs, calendar, clock)
-    return Engine(settings, db, catalogue, clock, calendar, specs, runtime, current, Directory(db))
+    return Engine(settings, db, catalogue, clock, calendar, specs, runtime, current, Directory(db),
+                  InstanceCache(settings.instance_cache_size))

@@ -16,7 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, outbox
-from engine.access import Actor, may_assign, may_work_on, visible_cases, visible_tasks
+from engine.access import (
+    Actor,
+    may_assign,
+    may_see_task,
+    may_work_on,
+    visible_cases,
+    visible_tasks,
+    workable_tasks,
+)
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -26,6 +34,8 @@ from engine.sync import (
     OPEN_STATES,
     add_parties,
     case_facts,
+    checkout_workflow,
+    keep_workflow,
     ready_by_id,
     require_case,
     save_new_version,
@@ -136,6 +146,7 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
         open_tasks = sync_case(engine, session, case, workflow, actor.username, now, calls=calls)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         uow.commit()
+    keep_workflow(engine, case, workflow)
     return CaseView(case, open_tasks)
 
 
@@ -166,18 +177,20 @@ def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
     """签收: the actor takes a ready task; a conflict if someone else holds it."""
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
-        task = _task_for_action(uow.session, actor, task_id)
-        if not may_work_on(actor, task):
-            raise Forbidden("无权签收此任务")
-        if task.state == "claimed" and task.assignee == actor.username:
-            return task
-        _require_open(task)
-        claimed = _update_task(uow.session, task_id, Task.state == "ready",
+        session = uow.session
+        # The usual case is one statement: a ready task the actor may work on becomes theirs.
+        claimed = _update_task(session, task_id, (Task.state == "ready") & workable_tasks(actor),
                                state="claimed", assignee=actor.username, claimed_at=now)
         if claimed is None:
+            task = _task_for_action(session, actor, task_id)
+            if not may_work_on(actor, task):
+                raise Forbidden("无权签收此任务")
+            if task.state == "claimed" and task.assignee == actor.username:
+                return task
+            _require_open(task)
             raise Conflict("任务已被他人签收", {"task": ["任务已由他人签收"]})
-        audit.record(uow.session, case_id=task.case_id, task_id=task.id, actor=actor.username,
-                     action="task_claimed", at=now, label=f"签收：{task.title}")
+        audit.record(session, case_id=claimed.case_id, task_id=claimed.id, actor=actor.username,
+                     action="task_claimed", at=now, label=f"签收：{claimed.title}")
         uow.commit()
     return claimed
 
@@ -232,11 +245,13 @@ def assign_task(engine: Engine, actor: Actor, task_id: uuid.UUID, username: str)
 
 
 def _update_task(session: Session, task_id: uuid.UUID, condition: Any, **values: Any) -> Task | None:
-    """Change a task only if it is still as the caller saw it; return it changed, or None."""
-    return session.scalars(
-        update(Task).where(Task.id == task_id, condition).values(**values).returning(Task),
-        execution_options={"populate_existing": True, "synchronize_session": False},
+    """Change a task only if it is still as the caller saw it; return it changed (a detached
+    copy of the row), or None."""
+    table = Task.__table__
+    row = session.execute(
+        update(table).where(table.c.id == task_id, condition).values(**values).returning(*table.c)
     ).one_or_none()
+    return None if row is None else Task(**row._mapping)
 
 
 def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mapping[str, Any]) -> CaseView:
@@ -244,17 +259,21 @@ def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mappin
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
         session = uow.session
-        case = _lock_case_of_task(engine, session, task_id)
-        task = _task_for_action(session, actor, task_id)
+        case, open_rows = _lock_case_of_task(engine, session, task_id)
+        task = open_rows.get(task_id)
+        if task is None or not may_see_task(actor, task):
+            task = _task_for_action(session, actor, task_id)  # not found, or not open: say which
         if not may_work_on(actor, task):
             raise Forbidden("无权办理此任务")
         if task.state == "ready":
             raise Conflict("请先签收任务", {"task": ["任务尚未签收"]})
         _require_open(task)
+        if case is None:
+            raise NotFound("任务不存在")
         if task.assignee != actor.username:
             raise Conflict("任务已由他人签收", {"task": [f"已由 {task.assignee} 签收"]})
         form = engine.catalogue.forms[task.name]
-        workflow = engine.runtime.restore(case.process_version, case.workflow_state)
+        workflow = checkout_workflow(engine, case)
         ready = ready_by_id(engine, workflow).get(task.id)
         if ready is None:
             raise Conflict("任务已不在待办状态")
@@ -266,10 +285,12 @@ def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mappin
                      action=entry.action, at=now, label=entry.label,
                      data=cleaned)
         _count_loops(case, entry.action)
-        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, completed=task.id, calls=calls)
+        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, completed=task.id, calls=calls,
+                               open_rows=open_rows)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         save_new_version(session, case)
         uow.commit()
+    keep_workflow(engine, case, workflow)
     return CaseView(case, open_tasks)
 
 
@@ -309,7 +330,7 @@ def request_inspection(engine: Engine, actor: Actor, case_id: int, note: str | N
     with engine.db.unit_of_work() as uow:
         session = uow.session
         case = _visible_open_case(engine, session, actor, case_id)
-        workflow = engine.runtime.restore(case.process_version, case.workflow_state)
+        workflow = checkout_workflow(engine, case)
         payload = {"note": note, "requested_by": actor.username, "requested_at": now.isoformat()}
         with engine.runtime.recording() as calls:
             engine.runtime.send_message(workflow, engine.catalogue.messages["inspection"], payload)
@@ -319,6 +340,7 @@ def request_inspection(engine: Engine, actor: Actor, case_id: int, note: str | N
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         save_new_version(session, case)
         uow.commit()
+    keep_workflow(engine, case, workflow)
     return CaseView(case, open_tasks)
 
 
@@ -346,15 +368,19 @@ def _count_loops(case: Case, action: str) -> None:
         case.rework_count += 1
 
 
-def _lock_case_of_task(engine: Engine, session: Session, task_id: uuid.UUID) -> Case:
-    """Load (and on PostgreSQL lock) the case a task belongs to, before reading the task itself."""
-    query = select(Case).where(Case.id == select(Task.case_id).where(Task.id == task_id).scalar_subquery())
+def _lock_case_of_task(engine: Engine, session: Session,
+                       task_id: uuid.UUID) -> tuple[Case | None, dict[uuid.UUID, Task]]:
+    """Load (and on PostgreSQL lock) the case a task belongs to with its open tasks, in one query;
+    (None, {}) unless the task is open."""
+    case_of_task = select(Task.case_id).where(Task.id == task_id).scalar_subquery()
+    query = (select(Case, Task).join(Task, (Task.case_id == Case.id) & Task.state.in_(OPEN_STATES))
+             .where(Case.id == case_of_task))
     if engine.db.locks_rows:
-        query = query.with_for_update()
-    case = session.scalar(query)
-    if case is None:
-        raise NotFound("任务不存在")
-    return case
+        query = query.with_for_update(of=Case)
+    rows = session.execute(query).all()
+    if not rows:
+        return None, {}
+    return rows[0][0], {task.id: task for _, task in rows}
 
 
 def _task_for_action(session: Session, actor: Actor, task_id: uuid.UUID) -> Task:

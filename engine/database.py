@@ -120,5 +120,8 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        """Commit the transaction."""
+        """Run what the unit of work deferred to its end (``session.info["before_commit"]``), then
+        commit the transaction."""
+        for hook in self.session.info.pop("before_commit", ()):
+            hook(self.session)
         self.session.commit()

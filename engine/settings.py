@@ -34,6 +34,8 @@ class Settings:
     bpmn_path: str = str(PROJECT_ROOT / "processes.bpmn")
     base_url: str = "http://127.0.0.1:8000"
     sql_echo: bool = False
+    # Restored workflows kept per process between a case's commands (0 turns the cache off).
+    instance_cache_size: int = 1000
     # Notification delivery: email over SMTP, webhooks signed with HMAC-SHA256.
     smtp_host: str = ""
     smtp_port: int = 25

@@ -29,6 +29,20 @@ def ready_by_id(engine: Engine, workflow: Any) -> dict[uuid.UUID, ReadyTask]:
     return {t.id: t for t in engine.runtime.ready_tasks(workflow, engine.catalogue.office_department)}
 
 
+def checkout_workflow(engine: Engine, case: Case) -> Any:
+    """The case's workflow for a command: the one this process saved last if the row still holds
+    exactly that state, else restored from the row."""
+    workflow = engine.instances.take(case.id, case.workflow_state)
+    if workflow is None:
+        workflow = engine.runtime.restore(case.process_version, case.workflow_state)
+    return workflow
+
+
+def keep_workflow(engine: Engine, case: Case, workflow: Any) -> None:
+    """After the commit: keep the workflow in memory for the case's next command."""
+    engine.instances.keep(case.id, case.workflow_state, workflow)
+
+
 def lock_case(engine: Engine, session: Session, case_id: int, skip_locked: bool = False,
               still_due: Any = None) -> Case | None:
     """Load a case for a command, locking its row on PostgreSQL (skipping it if another holds it
@@ -63,12 +77,15 @@ def save_new_version(session: Session, case: Case) -> None:
 
 
 def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor: str, now: datetime,
-              completed: uuid.UUID | None = None, calls: Iterable[ServiceCall] = ()) -> list[Task]:
-    """Sync rows with the workflow after a step; return the case's open tasks."""
+              completed: uuid.UUID | None = None, calls: Iterable[ServiceCall] = (),
+              open_rows: dict[uuid.UUID, Task] | None = None) -> list[Task]:
+    """Sync rows with the workflow after a step; return the case's open tasks (``open_rows``: the
+    open task rows, when the caller loaded them with the locked case)."""
     ready = ready_by_id(engine, workflow)
-    open_rows = {
-        t.id: t for t in session.scalars(select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))
-    }
+    if open_rows is None:
+        with session.no_autoflush:
+            open_rows = {t.id: t for t in session.scalars(
+                select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))}
     _close_finished_tasks(session, case, ready, open_rows, actor, now, completed)
     # Only the case's main work speaks for the case: an inspection running beside it (side work)
     # has its own rectification department and deadline, and while no main task is open (waiting
@@ -127,11 +144,11 @@ def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, R
         if task_id in ready:
             continue
         if task_id == completed:
+            table = Task.__table__
             done = session.execute(
-                update(Task)
-                .where(Task.id == task_id, Task.state == "claimed", Task.assignee == actor)
+                update(table)
+                .where(table.c.id == task_id, table.c.state == "claimed", table.c.assignee == actor)
                 .values(state="completed", completed_at=now, completed_by=actor)
-                .execution_options(synchronize_session=False)
             ).rowcount
             if done != 1:
                 raise Conflict("任务状态已变化，请刷新后重试")
@@ -170,7 +187,7 @@ def _open_new_tasks(engine: Engine, session: Session, case: Case, ready: dict[uu
             case_title=case.title, case_number=case.number, taskforce=case.taskforce,
             mode=case.mode, department=item.department, role=item.role, state="ready",
             created_at=now, due_at=item.due_at,
-            warning_level=warning_level(engine.calendar, item.due_at, now),
+            warning_level=warning_level(engine.calendar, item.due_at, now), escalation_level=0,
         )
         session.add(row)
         still_open.append(row)
@@ -278,4 +295,5 @@ def add_parties(session: Session, case_id: int, departments: Iterable[str]) -> N
     if not rows:
         return
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    session.execute(insert(CaseParty).values(rows).on_conflict_do_nothing())
+    # One statement whatever the rows (executemany), so its compiled form is cached.
+    session.execute(insert(CaseParty.__table__).on_conflict_do_nothing(), rows)

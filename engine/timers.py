@@ -17,7 +17,7 @@ from sqlalchemy import select
 from engine import audit
 from engine.bootstrap import Engine
 from engine.models import Case
-from engine.sync import SYSTEM, lock_case, save_new_version, sync_case
+from engine.sync import SYSTEM, checkout_workflow, keep_workflow, lock_case, save_new_version, sync_case
 
 BATCH = 100
 
@@ -65,7 +65,7 @@ def fire_case(engine: Engine, case_id: int, now: datetime) -> Fired | None:
                          still_due=(Case.status == "open") & (Case.next_wakeup_at < now))
         if case is None:
             return None
-        workflow = engine.runtime.restore(case.process_version, case.workflow_state)
+        workflow = checkout_workflow(engine, case)
         due = case.next_wakeup_at
         with engine.runtime.recording() as calls:
             engine.runtime.advance(workflow)
@@ -75,11 +75,9 @@ def fire_case(engine: Engine, case_id: int, now: datetime) -> Fired | None:
         sync_case(engine, session, case, workflow, SYSTEM, now, calls=calls)
         if audit.recorded(session) == before:
             # Nothing happened (a reminder for a task already signed for): the timeline stays quiet.
-            if fired in session.new:
-                session.expunge(fired)
-            else:
-                session.delete(fired)
+            audit.discard(session, fired)
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         save_new_version(session, case)
         uow.commit()
-        return Fired(case.id, case.number, case.next_wakeup_at)
+    keep_workflow(engine, case, workflow)
+    return Fired(case.id, case.number, case.next_wakeup_at)

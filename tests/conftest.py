@@ -126,8 +126,14 @@ def clock() -> Iterator[FrozenClock]:
 
 @pytest.fixture
 def engine(database_url: str, clock: FrozenClock) -> Iterator[Engine]:
-    """An engine on the test database, reading the frozen clock."""
-    settings = Settings.from_env(database_url=database_url, secret_key=TEST_SECRET)
+    """An engine on the test database, reading the frozen clock.
+
+    On SQLite it keeps no restored workflows in memory, so every command there restores its case
+    from the stored state; on PostgreSQL consecutive commands reuse them. Both paths run every test.
+    """
+    cache_size = 0 if database_url.startswith("sqlite") else Settings.instance_cache_size
+    settings = Settings.from_env(database_url=database_url, secret_key=TEST_SECRET,
+                                 instance_cache_size=cache_size)
     eng = bootstrap(settings, build_catalogue(), clock)
     eng.deploy()
     yield eng

@@ -105,3 +105,60 @@ def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) 
         case.title = "changed"
         with pytest.raises(Conflict):
             save_new_version(uow.session, case)
+
+
+def test_a_process_never_reuses_a_workflow_another_process_moved_on(engine: Engine, actor: ActorOf) -> None:
+    """Two engines on one database stand for two server processes, each with its own cache of
+    restored workflows: each step must start from the stored state, whoever saved it."""
+    from engine.bootstrap import bootstrap
+    from engine.settings import Settings
+    from processes.catalogue import build_catalogue
+
+    settings = Settings.from_env(database_url=engine.settings.database_url,
+                                 secret_key=engine.settings.secret_key, instance_cache_size=100)
+    first = bootstrap(settings, build_catalogue(), engine.clock)
+    second = bootstrap(settings, build_catalogue(), engine.clock)
+    try:
+        dispatcher, department = actor("dispatcher"), actor("econ_it")
+        case = cases.create_case(first, dispatcher, cases.CaseDraft("两个进程", "d", "optoelectronics"))
+        (refer,) = case.open_tasks
+        cases.claim_task(first, dispatcher, refer.id)
+        view = cases.complete_task(first, dispatcher, refer.id, {
+            "decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
+        (handle,) = view.open_tasks
+        assert len(first.instances) == 1 and first.instances.hits == 1  # kept after create, used by refer
+        # The second process asks for an extension; the first process's kept workflow is now stale.
+        cases.claim_task(second, department, handle.id)
+        view = cases.complete_task(second, department, handle.id, {
+            "outcome": "extend", "reason": "需要协调", "extension_working_days": 2})
+        (approve,) = view.open_tasks
+        assert approve.name == "approve_extension"
+        cases.claim_task(first, dispatcher, approve.id)
+        view = cases.complete_task(first, dispatcher, approve.id, {"approved": True})
+        assert first.instances.hits == 1 and first.instances.misses == 1  # its copy was stale
+        (handle_again,) = view.open_tasks
+        assert handle_again.name == "handle_case"
+        # And the other way round: the second process's copy is stale after the first one's step.
+        cases.claim_task(second, department, handle_again.id)
+        view = cases.complete_task(second, department, handle_again.id, {"outcome": "done", "result": "已解决"})
+        assert [t.name for t in view.open_tasks] == ["review_feedback"]
+        assert second.instances.hits == 0 and second.instances.misses == 2
+    finally:
+        first.db.dispose()
+        second.db.dispose()
+
+
+def test_a_failed_step_leaves_no_half_applied_workflow_behind(engine: Engine, actor: ActorOf) -> None:
+    """A command that fails after taking the case's workflow gives nothing back to the cache: the
+    next command restores the stored state."""
+    from engine.errors import InvalidInput
+
+    dispatcher = actor("dispatcher")
+    task = _new_refer_task(engine, actor)
+    cases.claim_task(engine, dispatcher, task.id)
+    with pytest.raises(InvalidInput):
+        cases.complete_task(engine, dispatcher, task.id, {"decision": "refer"})  # no lead department
+    assert len(engine.instances) == 0
+    view = cases.complete_task(engine, dispatcher, task.id, {
+        "decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
+    assert [t.name for t in view.open_tasks] == ["handle_case"]
