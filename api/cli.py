@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import date
 
@@ -108,6 +109,9 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("graceful_timeout", 5)
+            if os.path.isdir("/dev/shm"):
+                # The worker's heartbeat touches a file every loop; on a disk-backed /tmp that blocks.
+                self.cfg.set("worker_tmp_dir", "/dev/shm")
             self.cfg.set("post_fork", lambda server, worker: engine.db.forget_inherited_connections())
             if engine.db.is_sqlite:
                 # Embedded: the timer worker runs as a thread of the (single) HTTP worker process.

@@ -21,8 +21,9 @@ dropped here; SQLite: a temporary file):
     Also: CPU per fired case of the worker processes and of their PostgreSQL backends (/proc), cases
     fired twice (must be 0), the split between workers (their logs), and the load average.
     PostgreSQL: 1 worker and 2 workers; SQLite: 1 worker. The SQLite embedded worker (``duban serve``
-    runs workers.timer_worker.run_in_background in its main process) runs the same _tick /
+    runs workers.timer_worker.run_in_background in its HTTP worker process) runs the same _tick /
     fire_due_timers code as a ``duban worker`` process on the same file, so the latter stands in for it.
+    Workers take due cases in batches (engine.timers.BATCH, one transaction, a savepoint per case).
 (2) Single timer: --single clones each fall due alone, spread 0.8-1.1 s apart, armed in advance; 1
     worker; lateness per timer as above (poll every 10 ms).
 (3) Tick cost: fire_due_timers and the worker's next_wakeup query, in-process, with nothing due, at
@@ -556,9 +557,9 @@ def tick_cost(db_url: str, armed: int, runs: int = 1000) -> TickCost:
         engine.db.dispose()
 
 
-SECTIONS = (  # (label, owner attribute path, depth): what fire_case spends its time on
-    ("fire_case (one case, one transaction)", "timers.fire_case", 0),
-    ("sync.lock_case: SELECT ... FOR UPDATE SKIP LOCKED", "timers.lock_case", 1),
+SECTIONS = (  # (label, owner attribute path, depth): what firing a batch spends its time on, per case
+    ("_fire_batch (a batch of cases, one transaction)", "timers._fire_batch", 0),
+    ("_fire (one case, in its savepoint)", "timers._fire", 1),
     ("runtime.restore: zlib + JSON + Spiff deserialize", "runtime.restore", 1),
     ("runtime.advance: Spiff do_engine_steps/refresh_timers", "runtime.advance", 1),
     ("sync.sync_case", "timers.sync_case", 1),

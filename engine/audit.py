@@ -60,6 +60,11 @@ def discard(session: Session, event: dict[str, Any]) -> None:
     session.info[_PENDING].remove(event)
 
 
+def forget_after(session: Session, count: int) -> None:
+    """Take back every event recorded after the first ``count`` (a rolled-back savepoint's)."""
+    del session.info.get(_PENDING, [])[count:]
+
+
 _PENDING = "audit_pending"
 
 

@@ -43,15 +43,11 @@ def keep_workflow(engine: Engine, case: Case, workflow: Any) -> None:
     engine.instances.keep(case.id, case.workflow_state, workflow)
 
 
-def lock_case(engine: Engine, session: Session, case_id: int, skip_locked: bool = False,
-              still_due: Any = None) -> Case | None:
-    """Load a case for a command, locking its row on PostgreSQL (skipping it if another holds it
-    and ``skip_locked``; None unless it meets ``still_due``, when given)."""
+def lock_case(engine: Engine, session: Session, case_id: int) -> Case | None:
+    """Load a case for a command, locking its row on PostgreSQL."""
     query = select(Case).where(Case.id == case_id)
-    if still_due is not None:
-        query = query.where(still_due)
     if engine.db.locks_rows:
-        query = query.with_for_update(skip_locked=skip_locked)
+        query = query.with_for_update()
     return session.scalar(query)
 
 

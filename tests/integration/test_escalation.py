@@ -161,3 +161,27 @@ def test_a_timer_that_changes_nothing_leaves_no_trace(engine: Engine, actor: Act
     events_before = _count(engine, Event, case_id=case_id)
     _advance(engine, clock, _at(26, 11, 1) + SECOND)
     assert _count(engine, Event, case_id=case_id) == events_before
+
+
+def test_a_case_that_cannot_be_fired_does_not_hold_up_the_others(
+        engine: Engine, actor: ActorOf, clock: FrozenClock) -> None:
+    """Cases fire in batches, each in its own savepoint: one broken case is rolled back and stays
+    due, with none of its events; the rest of its batch fires and commits."""
+    from sqlalchemy import update
+
+    from engine.models import Case
+
+    ids = [_referred(engine, actor) for _ in range(3)]
+    broken = ids[1]
+    with engine.db.unit_of_work() as uow:  # a stored state nothing can restore
+        uow.session.execute(update(Case).where(Case.id == broken).values(workflow_state=b"not a workflow"))
+        uow.commit()
+    engine.instances.clear()
+    clock.set(_at(26, 11, 1) + SECOND)  # the "not signed for" rung of all three is due
+    fired = fire_due_timers(engine)
+    assert sorted(f.case_id for f in fired) == [ids[0], ids[2]]
+    assert _count(engine, Event, case_id=broken, action="timer_fired") == 0
+    assert _count(engine, Event, case_id=ids[0], action="timer_fired") == 1
+    with engine.db.unit_of_work(write=False) as uow:
+        assert uow.session.get(Case, broken).next_wakeup_at < clock.now()  # still due, retried next tick
+    assert fire_due_timers(engine) == []  # the others are done; the broken one fails again, quietly
