@@ -149,7 +149,7 @@ class TokenView(MethodView):
 
     public = True
 
-    @blp.arguments(TokenRequestSchema)
+    @blp.arguments(TokenRequestSchema())
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="用户名或密码错误")
     def post(self, body: dict) -> dict:  # type: ignore[type-arg]
@@ -164,7 +164,7 @@ class SessionView(MethodView):
 
     public_methods = ("POST",)
 
-    @blp.arguments(TokenRequestSchema)
+    @blp.arguments(TokenRequestSchema())
     @blp.response(200, SessionSchema)
     @blp.alt_response(401, description="用户名或密码错误")
     def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]

@@ -26,13 +26,13 @@ blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="督�
 class CasesView(MethodView):
     """The case collection."""
 
-    @blp.arguments(CaseListArgs, location="query")
+    @blp.arguments(CaseListArgs(), location="query")
     @blp.response(200, CasePageSchema)
     def get(self, args: dict):  # type: ignore[no-untyped-def, type-arg]
         """List the cases the caller may see, newest first."""
         return list_cases(engine(), current_actor(), CaseQuery(**args))
 
-    @blp.arguments(CaseCreateSchema)
+    @blp.arguments(CaseCreateSchema())
     @blp.response(201, CaseDetailSchema)
     def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]
         """Record a new case (问题收集) and start its process."""
@@ -73,7 +73,7 @@ class DiagramView(MethodView):
 class UrgeView(MethodView):
     """催办."""
 
-    @blp.arguments(UrgeSchema)
+    @blp.arguments(UrgeSchema())
     @blp.response(200, CaseDetailSchema)
     def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
         """Urge the lead department (supervisor, dispatcher): recorded, counted and notified."""
@@ -84,7 +84,7 @@ class UrgeView(MethodView):
 class InspectionsView(MethodView):
     """实地查办 on a running case."""
 
-    @blp.arguments(InspectionRequestSchema)
+    @blp.arguments(InspectionRequestSchema())
     @blp.response(201, CaseDetailSchema)
     def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
         """Start an on-site inspection beside the case's open work (supervisor); repeatable."""

@@ -16,7 +16,7 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications", d
 class NotificationsView(MethodView):
     """My notifications."""
 
-    @blp.arguments(NotificationListArgs, location="query")
+    @blp.arguments(NotificationListArgs(), location="query")
     @blp.response(200, NotificationPageSchema)
     def get(self, args: dict):  # type: ignore[no-untyped-def, type-arg]
         """List my notifications, newest first (``unread=true``: unread only), with my unread count."""

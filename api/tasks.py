@@ -43,7 +43,7 @@ def _states(value: str) -> tuple[str, ...]:
 class TasksView(MethodView):
     """The worklist."""
 
-    @blp.arguments(TaskListArgs, location="query")
+    @blp.arguments(TaskListArgs(), location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, args: dict):  # type: ignore[no-untyped-def, type-arg]
         """List tasks: mine (assigned to me), department (my department's) or all I may see."""
@@ -85,7 +85,7 @@ class UnclaimView(MethodView):
 class AssignView(MethodView):
     """Assign."""
 
-    @blp.arguments(AssignSchema)
+    @blp.arguments(AssignSchema())
     @blp.response(200, TaskSchema)
     def post(self, body: dict, task_id: UUID):  # type: ignore[no-untyped-def, type-arg]
         """Give a task to a member of its department (department leader)."""
@@ -96,7 +96,7 @@ class AssignView(MethodView):
 class CompleteView(MethodView):
     """Complete."""
 
-    @blp.arguments(CompleteSchema)
+    @blp.arguments(CompleteSchema())
     @blp.response(200, CaseDetailSchema)
     def post(self, body: dict, task_id: UUID):  # type: ignore[no-untyped-def, type-arg]
         """Complete a claimed task with its form data; answers the case after the step."""

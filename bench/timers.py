@@ -68,6 +68,7 @@ from _common import fmt_row, percentile
 from sqlalchemy import event as sa_event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
+from engine.counts import RECOUNT  # noqa: E402
 from engine.cases import CaseDraft, create_case  # noqa: E402
 from engine.org import Account, actor_of, find_user, load_org, save_accounts  # noqa: E402
 from engine.schema import upgrade_schema  # noqa: E402
@@ -301,6 +302,8 @@ class PgStore(Store):
         """Commit, move the id sequence, VACUUM ANALYZE."""
         self.conn.execute("SELECT setval(pg_get_serial_sequence('supervision_case', 'id'), "
                           "(SELECT max(id) FROM supervision_case))")
+        for sql in RECOUNT:
+            self.conn.execute(sql)
         self.conn.commit()
         self.conn.autocommit = True
         try:
@@ -377,7 +380,11 @@ class SqliteStore(Store):
         self.conn.execute("COMMIT")
 
     def finish_load(self) -> None:
-        """ANALYZE and checkpoint."""
+        """Recount the worklists, ANALYZE and checkpoint."""
+        self.conn.execute("BEGIN")
+        for sql in RECOUNT:
+            self.conn.execute(sql)
+        self.conn.execute("COMMIT")
         self.conn.execute("ANALYZE")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -640,6 +647,10 @@ def profile_firing(store: Store, ids: list[int]) -> str:
              f"where the time goes (wall ms per case, {len(sectioned)} cases, timers around each function):"]
     n = max(1, len(sectioned))
     lines += [f"  {spent[label] / n * 1000:7.2f}  {'  ' * depth}{label}" for label, _, depth in SECTIONS]
+    floor = sum(spent[label] for label, path, _ in SECTIONS
+                if path in ("runtime.restore", "runtime.advance", "runtime.save")) / n * 1000
+    lines.append(f"SpiffWorkflow's own part (restore + advance + save): {floor:.2f} ms/case -> {floor:.1f} s per "
+                 f"1,000 cases in one process, before any SQL")
     lines.append(f"SQL statements per fired case: {sum(statements.values()) / n:.1f} + 1 COMMIT: " + ", ".join(
         f"{kind} {c / n:.1f}" for kind, c in statements.most_common()))
     stats = pstats.Stats(prof)

@@ -44,6 +44,7 @@ from _common import Api, fmt_row, percentile
 from sqlalchemy import event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
+from engine.counts import RECOUNT  # noqa: E402
 from engine.org import actor_of, find_user  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.worklist import TaskQuery, list_tasks  # noqa: E402
@@ -193,6 +194,8 @@ def load_sqlite(path: Path, rows: int, per_case: int, now: datetime) -> int:
                 _sqlite_rows(columns, chunk))
         for _, sql in indexes:
             conn.execute(sql)
+        for sql in RECOUNT:
+            conn.execute(sql)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -240,6 +243,8 @@ def load_postgres(url: str, rows: int, per_case: int, now: datetime) -> int:
             conn.execute(definition)
         for table, name, definition in fkeys:
             conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        for sql in RECOUNT:
+            conn.execute(sql)
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")

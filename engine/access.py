@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
@@ -48,7 +49,7 @@ def visible_cases(actor: Actor) -> ColumnElement[bool]:
                 )
             )
         )
-    return _any(conditions)
+    return any_of(conditions)
 
 
 def visible_tasks(actor: Actor) -> ColumnElement[bool]:
@@ -60,7 +61,7 @@ def visible_tasks(actor: Actor) -> ColumnElement[bool]:
         conditions.append(Task.taskforce == actor.taskforce)
     if actor.department and actor.roles & DEPARTMENT_ROLES:
         conditions.append(Task.department == actor.department)
-    return _any(conditions)
+    return any_of(conditions)
 
 
 def may_see_task(actor: Actor, task: Task) -> bool:
@@ -72,19 +73,30 @@ def may_see_task(actor: Actor, task: Task) -> bool:
     return bool(actor.department and actor.roles & DEPARTMENT_ROLES and task.department == actor.department)
 
 
-def workable_tasks(actor: Actor) -> ColumnElement[bool]:
-    """A condition on ``Task`` matching the tasks the actor may claim (the same rule as may_work_on)."""
-    conditions = []
+def workable_pairs(actor: Actor) -> list[tuple[str | None, str]]:
+    """The (department, candidate role) pairs of the tasks the actor may claim; None: any department.
+
+    Every such task is also visible to the actor (dispatchers and supervisors see everything,
+    department members their department's tasks), so these pairs are the department worklist.
+    """
+    pairs: list[tuple[str | None, str]] = []
     if actor.department and actor.roles & DEPARTMENT_ROLES:
-        conditions.append((Task.role == "department") & (Task.department == actor.department))
+        pairs.append((actor.department, "department"))
     if actor.department and actor.has("dispatcher"):
-        conditions.append((Task.role == "dispatcher") & (Task.department == actor.department))
+        pairs.append((actor.department, "dispatcher"))
     if actor.has("supervisor"):
-        conditions.append(Task.role == "supervisor")
-    return _any(conditions)
+        pairs.append((None, "supervisor"))
+    return pairs
 
 
-def _any(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+def workable_tasks(actor: Actor, department: Any = Task.department, role: Any = Task.role) -> ColumnElement[bool]:
+    """A condition matching the tasks the actor may claim (the same rule as may_work_on); by
+    default on ``Task``, or on other department and role columns."""
+    return any_of([(role == candidate) & (department == where) if where else role == candidate
+                   for where, candidate in workable_pairs(actor)])
+
+
+def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     """OR the conditions; nothing matches when there are none."""
     return or_(*conditions) if conditions else false()
 

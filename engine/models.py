@@ -229,6 +229,18 @@ class Task(Base):
     )
 
 
+class WorklistCount(Base):
+    """How many open tasks each department holds per candidate role: the exact total of a
+    department worklist without counting its rows. Kept by the commands that open and close
+    tasks (engine/counts.py), in their own transaction."""
+
+    __tablename__ = "worklist_count"
+
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    open_tasks: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Event(Base):
     """An audit event: who did what to which case, when, with which data and reason. Append-only."""
 

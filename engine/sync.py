@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, outbox
+from engine import audit, counts, outbox
 from engine.bootstrap import Engine
 from engine.errors import Conflict, NotFound
 from engine.models import Case, CaseParty, Task
@@ -148,7 +148,9 @@ def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, R
             ).rowcount
             if done != 1:
                 raise Conflict("任务状态已变化，请刷新后重试")
+            counts.change(session, row.department, row.role, -1)
         else:
+            counts.change(session, row.department, row.role, -1)
             row.state = "cancelled"
             row.completed_at = now
             audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM,
@@ -186,6 +188,7 @@ def _open_new_tasks(engine: Engine, session: Session, case: Case, ready: dict[uu
             warning_level=warning_level(engine.calendar, item.due_at, now), escalation_level=0,
         )
         session.add(row)
+        counts.change(session, row.department, row.role, +1)
         still_open.append(row)
         where = engine.directory.name(item.department) if item.department else ""
         audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM, action="task_created", at=now,

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, select, true
 
 from engine.access import Actor, visible_cases, visible_tasks, workable_tasks
 from engine.bootstrap import Engine
-from engine.models import OPEN_TASK, Case, CaseParty, Department, Task, Taskforce
+from engine.models import OPEN_TASK, Case, CaseParty, Department, Task, Taskforce, WorklistCount
 
 T = TypeVar("T")
 TASK_STATES = ("ready", "claimed", "completed", "cancelled")
@@ -86,8 +86,13 @@ def list_tasks(engine: Engine, actor: Actor, query: TaskQuery) -> Page[Row[Any]]
         if value is not None:
             condition = and_(condition, column == value)
     order = TASK_SORTS[query.sort]
+    count = select(func.count()).select_from(Task).where(condition)
+    if query == TaskQuery(scope="department", sort=query.sort, page=query.page, per_page=query.per_page):
+        # The department worklist as it opens: its total is kept per department and role.
+        count = select(func.coalesce(func.sum(WorklistCount.open_tasks), 0)).where(
+            workable_tasks(actor, WorklistCount.department, WorklistCount.role))
     return _page(engine, select(*Task.__table__.columns).where(condition).order_by(*order),
-                 select(func.count()).select_from(Task).where(condition), query.page, query.per_page)
+                 count, query.page, query.per_page)
 
 
 def _scope(actor: Actor, scope: str) -> ColumnElement[bool]:

@@ -15,11 +15,12 @@ from typing import Iterator
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from engine.bootstrap import Engine, bootstrap
 from engine.clock import FrozenClock, install_clock
 from engine.database import Database
+from engine.models import OPEN_TASK, Task, WorklistCount
 from engine.org import Account, actor_of, find_user, load_org, save_accounts
 from engine.schema import upgrade_schema
 from engine.settings import Settings
@@ -29,7 +30,7 @@ from processes.org import demo_users, org_data
 # Wednesday 25 November 2026, 09:00 in Shanghai.
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
-CASE_TABLES = ("delivery", "notification", "event", "task", "case_party", "supervision_case")
+CASE_TABLES = ("delivery", "notification", "event", "task", "case_party", "supervision_case", "worklist_count")
 
 
 def demo_accounts() -> list[Account]:
@@ -137,7 +138,26 @@ def engine(database_url: str, clock: FrozenClock) -> Iterator[Engine]:
     eng = bootstrap(settings, build_catalogue(), clock)
     eng.deploy()
     yield eng
-    eng.db.dispose()
+    try:
+        # Whatever the test did, the kept worklist counts still equal the task rows.
+        assert worklist_counts(eng) == counted_open_tasks(eng)
+    finally:
+        eng.db.dispose()
+
+
+def worklist_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """The kept open-task counts per department and role (zeros left out)."""
+    with engine.db.unit_of_work(write=False) as uow:
+        rows = uow.session.execute(select(WorklistCount.department, WorklistCount.role, WorklistCount.open_tasks))
+        return {(d, r): n for d, r, n in rows if n}
+
+
+def counted_open_tasks(engine: Engine) -> dict[tuple[str, str], int]:
+    """The open tasks per department and role, counted from the task rows."""
+    with engine.db.unit_of_work(write=False) as uow:
+        rows = uow.session.execute(select(Task.department, Task.role, func.count()).where(OPEN_TASK)
+                                   .group_by(Task.department, Task.role))
+        return {(d, r): n for d, r, n in rows}
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from tests.api.helpers import (
     API,
     assert_error,
     claim,
+    complete,
     create_case,
     get_case,
     open_task,
@@ -226,3 +227,39 @@ def test_case_list_pages_through_what_the_caller_may_see(client, auth):
         assert (body["total"], body["page"], body["per_page"]) == (3, page, 2)
         seen += [c["id"] for c in body["items"]]
     assert sorted(seen) == ids
+
+
+def test_department_worklist_total_is_exact_as_tasks_open_and_close(client, auth):
+    """The department worklist's total (kept per department and role, not counted) follows every
+    task that opens, is signed for, completes or is cancelled, and equals what a filtered count says."""
+    def totals(user: str) -> tuple[int, int, int]:
+        plain = client.get(f"{API}/tasks", query_string={"scope": "department", "per_page": 1},
+                           headers=auth(user)).get_json()
+        filtered = {"scope": "department", "state": "ready,claimed", "per_page": 1}  # counted from the rows
+        counted = client.get(f"{API}/tasks", query_string=filtered, headers=auth(user)).get_json()
+        rows = client.get(f"{API}/tasks", query_string={"scope": "department", "per_page": 200},
+                          headers=auth(user)).get_json()["items"]
+        return plain["total"], counted["total"], len(rows)
+
+    assert totals("econ_it") == (0, 0, 0)
+    first = referred_case(client, auth, lead="econ_it")
+    second = referred_case(client, auth, lead="econ_it", co=["hongshan"])
+    create_case(client, auth)  # a refer_case for the office
+    assert totals("econ_it") == (2, 2, 2)
+    assert totals("econ_it_leader") == (2, 2, 2)
+    assert totals("hongshan") == (1, 1, 1)
+    assert totals("dispatcher") == (1, 1, 1)
+    handle = open_task(first, "handle_case")
+    claim(client, auth, "econ_it", handle["id"])  # signed for: still open
+    assert totals("econ_it") == (2, 2, 2)
+    after = complete(client, auth, "econ_it", handle["id"], {"outcome": "done", "result": "已办结"})
+    assert totals("econ_it") == (1, 1, 1)
+    assert totals("dispatcher") == (2, 2, 2)  # the refer_case and the feedback to review
+    review = open_task(after, "review_feedback")
+    claim(client, auth, "dispatcher", review["id"])
+    complete(client, auth, "dispatcher", review["id"], {"accepted": True})
+    assert totals("dispatcher") == (1, 1, 1)
+    assist = open_task(second, "assist_case")
+    claim(client, auth, "hongshan", assist["id"])
+    complete(client, auth, "hongshan", assist["id"], {"result": "已配合"})
+    assert totals("hongshan") == (0, 0, 0)
