@@ -51,8 +51,14 @@ class FastDumpSchema(Schema):
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         if many and obj is not None:
-            return [self._serialize(item) for item in obj]
-        positions = self._positions(obj._fields) if isinstance(obj, Row) else None
+            items = list(obj)
+            if items and isinstance(items[0], Row):  # rows of one result share their columns
+                positions = self._positions(items[0]._fields)
+                return [self._serialize_one(item, positions) for item in items]
+            return [self._serialize_one(item, None) for item in items]
+        return self._serialize_one(obj, self._positions(obj._fields) if isinstance(obj, Row) else None)
+
+    def _serialize_one(self, obj: Any, positions: list[int | None] | None) -> dict[str, Any]:
         result = {}
         for i, (key, attr, direct, field) in enumerate(self._dump_plan()):
             if direct == "marshmallow":
@@ -77,7 +83,7 @@ def _nested_plan(field: fields.Field) -> Any:
         return "marshmallow"
     schema = inner.schema
     if as_list or inner.many:
-        return lambda value: [schema._serialize(item) for item in value]
+        return lambda value: schema._serialize(value, many=True)
     return schema._serialize
 
 
