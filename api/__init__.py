@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask
+import orjson
+from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from api import auth, cases, docs, notifications, org, tasks, web
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
 from engine.settings import Settings
 from processes.catalogue import build_catalogue
+
+
+class FastJSONProvider(DefaultJSONProvider):
+    """JSON through orjson: UTF-8 (Chinese stays readable), keys in the order given, several times
+    faster than the standard library on worklist pages. Dates and UUIDs come out in ISO form."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        body = orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
+        return self._app.response_class(body, mimetype=self.mimetype)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -36,8 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "info": {"description": "督查督办闭环：问题收集 → 转办 → 处置 → 反馈 → 办结"},
         },
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = FastJSONProvider(app)
     app.extensions["duban_engine"] = engine
     api = DubanApi(app)
     for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp, notifications.blp):
