@@ -363,6 +363,14 @@ def run_database(name: str, db_url: str, load: Any, args: argparse.Namespace, tm
 
 # -- main ------------------------------------------------------------------------------------------------
 
+def machine_speed() -> float:
+    """The p50 ms of SpiffWorkflow's bare step, as a yardstick of how fast the machine is right now."""
+    from step_cost import spiff_step_bench
+
+    result, _ = spiff_step_bench(200, 20)
+    return percentile(result.lat_ms, 50)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Load, serve, measure and print the table for SQLite and PostgreSQL."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -383,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="duban-bench-"))
     outcomes: list[Outcome] = []
     notes: list[str] = []
+    speed = [machine_speed()]
     try:
         if not args.no_sqlite:
             path = tmp / "worklist.sqlite3"
@@ -398,12 +407,15 @@ def main(argv: list[str] | None = None) -> int:
                 outcomes.append(run_database("PostgreSQL", pg_url, load_postgres, args, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    speed.append(machine_speed())
 
     n_cases = -(-args.rows // args.per_case)
     print(f"data: {args.rows:,} task rows in {n_cases:,} cases, {len(org_data()['departments'])} departments, "
           f"states ready/claimed/completed/cancelled {'/'.join(map(str, STATE_WEIGHTS))}%")
     print(f"request: GET {PATH} as {USER} (handler); {args.requests} timed after {args.warmup} warm-up, "
           "one keep-alive connection")
+    print(f"machine speed (this VM's speed varies): SpiffWorkflow's bare step (bench/step_cost.py (a)) p50 "
+          f"{speed[0]:.2f} ms before, {speed[1]:.2f} ms after the measurements")
     widths = (12, 8, 8, 8, 8, 8, 10, 12)
     print()
     print(fmt_row(("database", "load s", "p50 ms", "p95 ms", "p99 ms", "total", "expected", "p95 < 10 ms"),
