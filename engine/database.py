@@ -46,7 +46,10 @@ class Database:
             engine = create_engine(
                 self.url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800
             )
-            self.read_engine = self.write_engine = engine
+            self.write_engine = engine
+            # Reads run without BEGIN and ROLLBACK (two round trips less): at READ COMMITTED every
+            # statement has its own snapshot anyway. Same pool as the writers.
+            self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writers = sessionmaker(self.write_engine, expire_on_commit=False)
 
