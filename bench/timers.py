@@ -29,7 +29,7 @@ dropped here; SQLite: a temporary file):
 (3) Tick cost: fire_due_timers and the worker's next_wakeup query, in-process, with nothing due, at
     1,000 armed cases and at --cases armed cases; EXPLAIN of the due-case query (ix_case_next_wakeup).
 If one worker misses the 5 s batch target (or with --profile), due cases are fired in-process: once
-plainly (ms per case), once with timers wrapped around the functions fire_case calls (in this process
+plainly (ms per case), once with timers wrapped around the functions a batch calls (in this process
 only) and the SQL statements counted, once under cProfile.
 
 Run:  .venv/bin/python bench/timers.py [--cases 100000] [--due 1000] [--single 20] [--pg-url URL]

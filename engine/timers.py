@@ -53,22 +53,13 @@ def fire_due_timers(engine: Engine, now: datetime | None = None, limit: int | No
     return fired
 
 
-def fire_case(engine: Engine, case_id: int, now: datetime) -> Fired | None:
-    """Fire one case's due timers; None if another worker has it or it is not due."""
-    fired = _fire_batch(engine, now, 1, set(), only=case_id)
-    return fired[0] if fired else None
-
-
-def _fire_batch(engine: Engine, now: datetime, size: int, passed: set[int],
-                only: int | None = None) -> list[Fired] | None:
+def _fire_batch(engine: Engine, now: datetime, size: int, passed: set[int]) -> list[Fired] | None:
     """Take up to ``size`` due cases no other worker holds and fire them in one transaction;
     None when none is left."""
     with engine.db.unit_of_work() as uow:
         session = uow.session
         # Strictly before now: SpiffWorkflow fires a timer once the clock has passed it.
         query = select(Case).where(Case.status == "open", Case.next_wakeup_at < now)
-        if only is not None:
-            query = query.where(Case.id == only)
         if passed:
             query = query.where(Case.id.not_in(passed))
         query = query.order_by(Case.next_wakeup_at).limit(size)
