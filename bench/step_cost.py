@@ -12,6 +12,9 @@
     is one claim + complete pair of requests. Run on SQLite and, if reachable, on PostgreSQL (a
     database ``duban_bench`` created and dropped here).
 
+(a) runs before, between and after the (b) runs, and each (b) is compared with the mean of the (a)
+runs on either side of it: the machine's speed may drift during the run.
+
 Run:  .venv/bin/python bench/step_cost.py [--steps 1000] [--warmup 50] [--pg-url URL] [--no-pg]
 """
 
@@ -208,9 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="duban-bench-"))
     results: list[Result] = []
     extras: dict[str, dict[str, float]] = {}
+    # (a) runs before, between and after the (b) runs: this VM's speed drifts within minutes, so each
+    # (b) is compared with the mean rate of the (a) runs on either side of it.
+
+    def baseline(label: str) -> Result:
+        result, measured = spiff_step_bench(args.steps, args.warmup)
+        sizes.update(measured)
+        result.label = f"(a) SpiffWorkflow stateless step, {label}"
+        results.append(result)
+        return result
+
+    sizes: dict[str, int] = {}
     try:
-        spiff, sizes = spiff_step_bench(args.steps, args.warmup)
-        results.append(spiff)
+        baseline("before")
 
         sqlite_path = tmp / "bench.sqlite3"
         sqlite_url = f"sqlite:///{sqlite_path}"
@@ -218,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         res, extras["sqlite"] = http_step_bench("(b) HTTP claim+complete, SQLite", sqlite_url, args.steps,
                                                 args.warmup, tmp, sqlite_state_size(sqlite_path))
         results.append(res)
+        baseline("after SQLite" if args.no_pg else "between")
 
         pg_note = ""
         if args.no_pg:
@@ -230,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 res, extras["pg"] = http_step_bench("(b) HTTP claim+complete, PostgreSQL", pg_url, args.steps,
                                                     args.warmup, tmp, pg_state_size(pg_url))
                 results.append(res)
+            baseline("after")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -241,12 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     for key, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
         if key in extras:
             print(f"  stored by duban on {name} after the run: {int(extras[key]['state'])} B")
-    widths = (38, 9, 8, 8, 12)
+    widths = (44, 9, 8, 8, 12)
     print()
     print(fmt_row(("", "steps/s", "p50 ms", "p99 ms", "vs (a) rate"), widths))
-    base = results[0].rate
-    for r in results:
-        ratio = f"{r.rate / base:.3f}" if r is not results[0] else "1"
+    for i, r in enumerate(results):
+        ratio = "1"
+        if r.label.startswith("(b)"):  # against the mean of the (a) runs just before and after it
+            base = (results[i - 1].rate + results[i + 1].rate) / 2
+            ratio = f"{r.rate / base:.3f}"
         print(fmt_row((r.label, round(r.rate, 1), percentile(r.lat_ms, 50), percentile(r.lat_ms, 99), ratio),
                       widths))
     for key, name in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
