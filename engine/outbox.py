@@ -51,10 +51,12 @@ def notify(session: Session, engine: Engine, *, case_id: int | None, notice: Not
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
     rows = [{"username": user.username, "case_id": case_id, "kind": notice.kind, "title": notice.title,
              "body": notice.body, "created_at": now, "dedupe_key": f"{key}:{user.username}"} for user in users]
-    session.execute(insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    # One statement whatever the number of rows (executemany), so its compiled form is cached.
+    session.execute(insert(Notification.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
     deliveries = _deliveries(engine, case_id, notice, key, users, now)
     if deliveries:
-        session.execute(insert(Delivery).values(deliveries).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        session.execute(insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+                        deliveries)
     return [user.username for user in users]
 
 
