@@ -24,8 +24,8 @@ class FastDumpSchema(Schema):
     and any other field goes through marshmallow as usual. The OpenAPI document is the same.
     """
 
-    _DIRECT = ((fields.DateTime, _iso), (fields.UUID, str), (fields.String, None),
-               (fields.Integer, None), (fields.Boolean, None))
+    _DIRECT = {fields.DateTime: _iso, fields.UUID: str, fields.String: None, fields.Integer: None,
+               fields.Boolean: None}
 
     def _dump_plan(self) -> list[tuple[str, str, Any, fields.Field]]:
         plan = self.__dict__.get("_plan")
@@ -33,9 +33,8 @@ class FastDumpSchema(Schema):
             plan = []
             for attr_name, field in self.dump_fields.items():
                 key = field.data_key or attr_name
-                direct = next((conv for kind, conv in self._DIRECT if type(field) is kind), None)
-                if direct is None and type(field) not in (kind for kind, _ in self._DIRECT):
-                    direct = _nested_plan(field)
+                kind = type(field)
+                direct = self._DIRECT[kind] if kind in self._DIRECT else _nested_plan(field)
                 plan.append((key, field.attribute or attr_name, direct, field))
             self.__dict__["_plan"] = plan
         return plan

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from engine.database import deferred
 from engine.models import Event
 
 # Chinese labels of the engine's own actions; a catalogue words task completions itself.
@@ -37,38 +38,29 @@ def record(
     """Append one event to a case's history.
 
     The events of a unit of work are written together, in the order recorded, by one statement
-    just before it commits (see ``Database.unit_of_work``); a unit of work that does not commit
+    just before it commits (``engine.database.deferred``); a unit of work that does not commit
     writes none.
     """
     event = {"case_id": case_id, "task_id": task_id, "actor": actor, "action": action,
              "label": label or ACTION_LABELS.get(action, action), "at": at, "data": dict(data or {})}
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = []
-        session.info.setdefault("before_commit", []).append(_write_pending)
-    pending.append(event)
+    _pending(session).append(event)
     return event
 
 
 def recorded(session: Session) -> int:
     """How many events this unit of work has recorded so far."""
-    return len(session.info.get(_PENDING, ()))
+    return len(_pending(session))
 
 
 def discard(session: Session, event: dict[str, Any]) -> None:
     """Take back an event recorded in this unit of work."""
-    session.info[_PENDING].remove(event)
+    _pending(session).remove(event)
 
 
-def forget_after(session: Session, count: int) -> None:
-    """Take back every event recorded after the first ``count`` (a rolled-back savepoint's)."""
-    del session.info.get(_PENDING, [])[count:]
+def _pending(session: Session) -> list[dict[str, Any]]:
+    return deferred(session, "audit_events", list, _write)
 
 
-_PENDING = "audit_pending"
-
-
-def _write_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.execute(insert(Event.__table__), pending)
+def _write(session: Session, events: list[dict[str, Any]]) -> None:
+    if events:
+        session.execute(insert(Event.__table__), events)

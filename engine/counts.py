@@ -10,39 +10,21 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from engine.database import deferred
 from engine.models import WorklistCount
-
-_PENDING = "worklist_count_changes"
 
 
 def change(session: Session, department: str, role: str, delta: int) -> None:
     """Note that the department's open tasks for a role went up or down by delta."""
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = Counter()
-        session.info.setdefault("before_commit", []).append(_write_pending)
-    pending[(department, role)] += delta
+    deferred(session, "worklist_counts", Counter, _write)[(department, role)] += delta
 
 
-def mark(session: Session) -> Counter[tuple[str, str]]:
-    """The changes noted so far (to go back to if a savepoint rolls back)."""
-    return Counter(session.info.get(_PENDING, ()))
-
-
-def back_to(session: Session, marked: Counter[tuple[str, str]]) -> None:
-    """Forget the changes noted since ``mark``."""
-    if _PENDING in session.info:
-        session.info[_PENDING] = Counter(marked)
-
-
-def _write_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    rows = [{"department": d, "role": r, "open_tasks": n} for (d, r), n in sorted((pending or {}).items()) if n]
+def _write(session: Session, changes: Counter[tuple[str, str]]) -> None:
+    rows = [{"department": d, "role": r, "open_tasks": n} for (d, r), n in sorted(changes.items()) if n]
     if not rows:
         return
     table = WorklistCount.__table__
@@ -58,9 +40,3 @@ RECOUNT = (
     "INSERT INTO worklist_count (department, role, open_tasks) SELECT department, role, count(*) FROM task "
     "WHERE state IN ('ready', 'claimed') GROUP BY department, role",
 )
-
-
-def recount(session: Session) -> None:
-    """Rebuild every count from the task rows."""
-    for statement in RECOUNT:
-        session.execute(text(statement))

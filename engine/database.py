@@ -8,14 +8,18 @@ failing halfway; readers never wait for writers.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from pathlib import Path
 from types import TracebackType
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -123,8 +127,33 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        """Run what the unit of work deferred to its end (``session.info["before_commit"]``), then
-        commit the transaction."""
-        for hook in self.session.info.pop("before_commit", ()):
-            hook(self.session)
+        """Write what the unit of work deferred to its end (``deferred``), then commit."""
+        for pending, write in self.session.info.pop(_DEFERRED, {}).values():
+            write(self.session, pending)
         self.session.commit()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint: if the block fails, the database and the deferred writes go back to where
+        they were when it began, and the error propagates."""
+        deferred = self.session.info.setdefault(_DEFERRED, {})
+        saved = {key: (copy.copy(pending), write) for key, (pending, write) in deferred.items()}
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            self.session.info[_DEFERRED] = saved
+            raise
+
+
+_DEFERRED = "deferred_writes"
+
+
+def deferred(session: Session, key: str, new: Callable[[], T], write: Callable[[Session, T], None]) -> T:
+    """The pending writes of one kind that the session's unit of work makes just before it commits,
+    with ``write``, in one go (made with ``new`` on first use). A unit of work that does not
+    commit writes none; a savepoint that rolls back forgets those noted inside it."""
+    writes = session.info.setdefault(_DEFERRED, {})
+    if key not in writes:
+        writes[key] = (new(), write)
+    return writes[key][0]

@@ -139,6 +139,7 @@ def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, R
     for task_id, row in open_rows.items():
         if task_id in ready:
             continue
+        counts.change(session, row.department, row.role, -1)
         if task_id == completed:
             table = Task.__table__
             done = session.execute(
@@ -148,9 +149,7 @@ def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, R
             ).rowcount
             if done != 1:
                 raise Conflict("任务状态已变化，请刷新后重试")
-            counts.change(session, row.department, row.role, -1)
         else:
-            counts.change(session, row.department, row.role, -1)
             row.state = "cancelled"
             row.completed_at = now
             audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM,

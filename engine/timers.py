@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, counts
+from engine import audit
 from engine.bootstrap import Engine
 from engine.models import Case
 from engine.sync import SYSTEM, checkout_workflow, keep_workflow, save_new_version, sync_case
@@ -70,13 +70,10 @@ def _fire_batch(engine: Engine, now: datetime, size: int, passed: set[int]) -> l
             return None
         done: list[tuple[Case, Any]] = []
         for case in due:
-            events, changes = audit.recorded(session), counts.mark(session)
             try:
-                with session.begin_nested():
+                with uow.savepoint():
                     workflow = _fire(engine, session, case, now)
             except Exception:
-                audit.forget_after(session, events)
-                counts.back_to(session, changes)
                 passed.add(case.id)
                 log.exception("firing the timers of case %s failed; it stays due", case.number)
                 continue
