@@ -573,7 +573,7 @@ SECTIONS = (  # (label, owner attribute path, depth): what firing a batch spends
     ("runtime.ready_tasks", "runtime.ready_tasks", 2),
     ("outbox.notify: recipients, notification + delivery rows", "outbox.notify", 2),
     ("runtime.save: prune + Spiff serialize + zlib", "runtime.save", 1),
-    ("sync.save_new_version: flush (UPDATE + INSERTs)", "timers.save_new_version", 1),
+    ("sync.save_new_version: UPDATE of the case row", "timers.save_new_version", 1),
     ("UnitOfWork.commit", "database.UnitOfWork.commit", 1),
 )
 

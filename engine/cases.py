@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, outbox
@@ -23,7 +23,6 @@ from engine.access import (
     may_work_on,
     visible_cases,
     visible_tasks,
-    workable_tasks,
 )
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
@@ -178,10 +177,12 @@ def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
         session = uow.session
-        # The usual case is one statement: a ready task the actor may work on becomes theirs.
-        claimed = _update_task(session, task_id, (Task.state == "ready") & workable_tasks(actor),
-                               state="claimed", assignee=actor.username, claimed_at=now)
-        if claimed is None:
+        # The usual case is one statement: the ready task becomes the actor's. If the actor may not
+        # work on it, or it was not ready, nothing of that is kept and the answer says why.
+        row = session.execute(CLAIM_TASK, {"task_id": task_id, "actor": actor.username, "now": now}).one_or_none()
+        claimed = None if row is None else Task(**row._mapping)
+        if claimed is None or not may_work_on(actor, claimed):
+            session.rollback()
             task = _task_for_action(session, actor, task_id)
             if not may_work_on(actor, task):
                 raise Forbidden("无权签收此任务")
@@ -193,6 +194,12 @@ def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
                      action="task_claimed", at=now, label=f"签收：{claimed.title}")
         uow.commit()
     return claimed
+
+
+_TASKS = Task.__table__
+CLAIM_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "ready")
+              .values(state="claimed", assignee=bindparam("actor"), claimed_at=bindparam("now"))
+              .returning(*_TASKS.c))
 
 
 def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
@@ -370,17 +377,27 @@ def _count_loops(case: Case, action: str) -> None:
 
 def _lock_case_of_task(engine: Engine, session: Session,
                        task_id: uuid.UUID) -> tuple[Case | None, dict[uuid.UUID, Task]]:
-    """Load (and on PostgreSQL lock) the case a task belongs to with its open tasks, in one query;
-    (None, {}) unless the task is open."""
-    case_of_task = select(Task.case_id).where(Task.id == task_id).scalar_subquery()
-    query = (select(Case, Task).join(Task, (Task.case_id == Case.id) & Task.state.in_(OPEN_STATES))
-             .where(Case.id == case_of_task))
-    if engine.db.locks_rows:
-        query = query.with_for_update(of=Case)
-    rows = session.execute(query).all()
+    """Load (and on PostgreSQL lock) the case a task belongs to with its open tasks, in one query,
+    as plain objects; (None, {}) unless the task is open."""
+    query = _CASE_OF_TASK_FOR_UPDATE if engine.db.locks_rows else _CASE_OF_TASK
+    rows = session.execute(query, {"task_id": task_id}).all()
     if not rows:
         return None, {}
-    return rows[0][0], {task.id: task for _, task in rows}
+    width = len(_CASE_COLUMNS)
+    case = Case(**dict(zip(_CASE_COLUMNS, rows[0][:width])))
+    tasks = [Task(**dict(zip(_TASK_COLUMNS, row[width:]))) for row in rows]
+    return case, {task.id: task for task in tasks}
+
+
+_CASE_COLUMNS = tuple(c.key for c in Case.__table__.c)
+_TASK_COLUMNS = tuple(c.key for c in _TASKS.c)
+_CASE_OF_TASK = (
+    select(*Case.__table__.c, *_TASKS.c)
+    .join_from(Case.__table__, _TASKS, (_TASKS.c.case_id == Case.__table__.c.id) & _TASKS.c.state.in_(OPEN_STATES))
+    .where(Case.__table__.c.id == select(_TASKS.c.case_id).where(_TASKS.c.id == bindparam("task_id"))
+           .scalar_subquery())
+)
+_CASE_OF_TASK_FOR_UPDATE = _CASE_OF_TASK.with_for_update(of=Case.__table__)
 
 
 def _task_for_action(session: Session, actor: Actor, task_id: uuid.UUID) -> Task:

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from engine.database import deferred
-from engine.models import WorklistCount
+
+# Plain SQL both databases speak: the dialects' INSERT … ON CONFLICT constructs cannot be cached and
+# would be compiled again on every command.
+_UPSERT = text(
+    "INSERT INTO worklist_count (department, role, open_tasks) VALUES (:department, :role, :open_tasks) "
+    "ON CONFLICT (department, role) DO UPDATE SET open_tasks = worklist_count.open_tasks + excluded.open_tasks"
+)
 
 
 def change(session: Session, department: str, role: str, delta: int) -> None:
@@ -27,11 +32,7 @@ def _write(session: Session, changes: Counter[tuple[str, str]]) -> None:
     rows = [{"department": d, "role": r, "open_tasks": n} for (d, r), n in sorted(changes.items()) if n]
     if not rows:
         return
-    table = WorklistCount.__table__
-    upsert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)(table)
-    session.execute(upsert.on_conflict_do_update(
-        index_elements=[table.c.department, table.c.role],
-        set_={"open_tasks": table.c.open_tasks + upsert.excluded.open_tasks}), rows)
+    session.execute(_UPSERT, rows)
 
 
 # Rebuild every count from the task rows (plain SQL, for loaders that write task rows directly).

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.access import DEPARTMENT_ROLES, Actor
@@ -48,16 +46,29 @@ def notify(session: Session, engine: Engine, *, case_id: int | None, notice: Not
     users = recipients(engine.directory.users(), notice.audience)
     if not users:
         return []
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
     rows = [{"username": user.username, "case_id": case_id, "kind": notice.kind, "title": notice.title,
              "body": notice.body, "created_at": now, "dedupe_key": f"{key}:{user.username}"} for user in users]
-    # One statement whatever the number of rows (executemany), so its compiled form is cached.
-    session.execute(insert(Notification.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    # One statement whatever the number of rows (executemany), compiled once.
+    session.execute(_INSERT_NOTIFICATIONS, rows)
     deliveries = _deliveries(engine, case_id, notice, key, users, now)
     if deliveries:
-        session.execute(insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-                        deliveries)
+        session.execute(_INSERT_DELIVERIES, deliveries)
     return [user.username for user in users]
+
+
+def _insert_once(table: Any, columns: tuple[str, ...]) -> TextClause:
+    """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING`` as plain SQL both databases speak, with the
+    columns' types for the parameters (the dialects' own constructs cannot be cached)."""
+    statement = text(f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                     f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT (dedupe_key) DO NOTHING")
+    return statement.bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
+_INSERT_NOTIFICATIONS = _insert_once(Notification.__table__, (
+    "username", "case_id", "kind", "title", "body", "created_at", "dedupe_key"))
+_INSERT_DELIVERIES = _insert_once(Delivery.__table__, (
+    "case_id", "channel", "target", "subject", "payload", "dedupe_key", "state", "attempts",
+    "next_attempt_at", "created_at"))
 
 
 def _deliveries(engine: Engine, case_id: int | None, notice: Notice, key: str, users: list[Recipient],

@@ -7,16 +7,13 @@ import uuid
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, counts, outbox
 from engine.bootstrap import Engine
 from engine.errors import Conflict, NotFound
-from engine.models import Case, CaseParty, Task
+from engine.models import Case, Task
 from engine.runtime import ReadyTask, ServiceCall
 from engine.warnings import warning_level
 
@@ -43,12 +40,44 @@ def keep_workflow(engine: Engine, case: Case, workflow: Any) -> None:
     engine.instances.keep(case.id, case.workflow_state, workflow)
 
 
+# The statements of the command path, built once so their compiled form is cached. Commands read
+# rows into plain model objects and write them back with these, never through the ORM's flush.
+_CASES = Case.__table__
+_TASKS = Task.__table__
+SELECT_CASE = select(*_CASES.c).where(_CASES.c.id == bindparam("case_id"))
+SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update()
+SELECT_OPEN_TASKS = select(*_TASKS.c).where(_TASKS.c.case_id == bindparam("case_id"),
+                                            _TASKS.c.state.in_(OPEN_STATES))
+# Every column of the case row but its key, written as the command left the object, only if the
+# row still has the version the command loaded.
+SAVE_CASE = (update(_CASES)
+             .where(_CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("loaded_version"))
+             .values({c.name: bindparam(f"new_{c.name}") for c in _CASES.c if c.name != "id"}))
+INSERT_TASK = insert(_TASKS)
+COMPLETE_TASK = (update(_TASKS)
+                 .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "claimed",
+                        _TASKS.c.assignee == bindparam("actor"))
+                 .values(state="completed", completed_at=bindparam("now"), completed_by=bindparam("actor")))
+CANCEL_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
+               .values(state="cancelled", completed_at=bindparam("now")))
+RAISE_TASK_LEVELS = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
+                     .values(warning_level=bindparam("new_warning_level"),
+                             escalation_level=bindparam("new_escalation_level")))
+SET_OPEN_TASKS_MODE = (update(_TASKS)
+                       .where(_TASKS.c.case_id == bindparam("of_case"), _TASKS.c.state.in_(OPEN_STATES))
+                       .values(mode=bindparam("new_mode")))
+# Plain SQL that both databases speak; the dialects' own INSERT … ON CONFLICT constructs cannot be
+# cached and would be compiled again on every command.
+INSERT_PARTIES = text("INSERT INTO case_party (case_id, department_code) VALUES (:case_id, :department_code) "
+                      "ON CONFLICT DO NOTHING")
+
+
 def lock_case(engine: Engine, session: Session, case_id: int) -> Case | None:
-    """Load a case for a command, locking its row on PostgreSQL."""
-    query = select(Case).where(Case.id == case_id)
-    if engine.db.locks_rows:
-        query = query.with_for_update()
-    return session.scalar(query)
+    """Load a case for a command (locking its row on PostgreSQL), as a plain object that only
+    ``save_new_version`` writes back."""
+    query = SELECT_CASE_FOR_UPDATE if engine.db.locks_rows else SELECT_CASE
+    row = session.execute(query, {"case_id": case_id}).one_or_none()
+    return None if row is None else Case(**row._mapping)
 
 
 def require_case(engine: Engine, session: Session, case_id: int) -> Case:
@@ -59,17 +88,24 @@ def require_case(engine: Engine, session: Session, case_id: int) -> Case:
     return case
 
 
-def save_new_version(session: Session, case: Case) -> None:
-    """Save the case as its next version, only if nobody saved it since it was loaded.
+def open_task_rows(session: Session, case_id: int) -> dict[uuid.UUID, Task]:
+    """The case's open task rows by id, as plain objects."""
+    return {row.id: Task(**row._mapping) for row in session.execute(SELECT_OPEN_TASKS, {"case_id": case_id})}
 
-    The mapper's version column turns this into ``UPDATE … SET …, version = v + 1 WHERE id = …
-    AND version = v``; zero rows updated means another command won.
+
+def save_new_version(session: Session, case: Case) -> None:
+    """Save the case as its next version, only if nobody saved it since it was loaded:
+    ``UPDATE … SET …, version = v + 1 WHERE id = … AND version = v``; zero rows updated means
+    another command won, and the caller's transaction must roll back.
     """
-    case.version = case.version + 1
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise Conflict("事项已被他人更新，请刷新后重试") from exc
+    values = {f"new_{c.name}": getattr(case, c.key) for c in _CASES.c if c.name != "id"}
+    values["new_version"] = case.version + 1
+    saved = session.execute(SAVE_CASE, values | {"case_id": case.id, "loaded_version": case.version}).rowcount
+    if saved != 1:
+        raise Conflict("事项已被他人更新，请刷新后重试")
+    case.version += 1
+    if case in session:  # loaded through the ORM after all: it must not be flushed a second time
+        session.expunge(case)
 
 
 def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor: str, now: datetime,
@@ -79,9 +115,7 @@ def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor
     open task rows, when the caller loaded them with the locked case)."""
     ready = ready_by_id(engine, workflow)
     if open_rows is None:
-        with session.no_autoflush:
-            open_rows = {t.id: t for t in session.scalars(
-                select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))}
+        open_rows = open_task_rows(session, case.id)
     _close_finished_tasks(session, case, ready, open_rows, actor, now, completed)
     # Only the case's main work speaks for the case: an inspection running beside it (side work)
     # has its own rectification department and deadline, and while no main task is open (waiting
@@ -104,8 +138,9 @@ def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor
         parties.update(case.co_departments or [])
         add_parties(session, case.id, parties)
     _close_if_finished(engine, session, case, workflow, now)
+    rows = {row.id: row for row in still_open}
     for call in calls:
-        _perform(engine, session, case, call, now)
+        _perform(engine, session, case, call, rows, now)
     main_rows = [row for row in still_open if row.id in {t.id for t in main}]
     _aggregate_levels(case, main_rows)
     case.next_wakeup_at = engine.runtime.next_wakeup(workflow) if case.status == "open" else None
@@ -141,15 +176,11 @@ def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, R
             continue
         counts.change(session, row.department, row.role, -1)
         if task_id == completed:
-            table = Task.__table__
-            done = session.execute(
-                update(table)
-                .where(table.c.id == task_id, table.c.state == "claimed", table.c.assignee == actor)
-                .values(state="completed", completed_at=now, completed_by=actor)
-            ).rowcount
+            done = session.execute(COMPLETE_TASK, {"task_id": task_id, "actor": actor, "now": now}).rowcount
             if done != 1:
                 raise Conflict("任务状态已变化，请刷新后重试")
         else:
+            session.execute(CANCEL_TASK, {"task_id": task_id, "now": now})
             row.state = "cancelled"
             row.completed_at = now
             audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM,
@@ -163,6 +194,7 @@ def _follow_mode(engine: Engine, session: Session, case: Case, mode: Any, open_r
         return
     previous = engine.catalogue.modes[case.mode].label if case.mode in engine.catalogue.modes else case.mode
     case.mode = mode
+    session.execute(SET_OPEN_TASKS_MODE, {"of_case": case.id, "new_mode": mode})
     for row in open_rows:
         row.mode = mode
     audit.record(session, case_id=case.id, actor=SYSTEM, action="mode_changed", at=now,
@@ -172,6 +204,7 @@ def _follow_mode(engine: Engine, session: Session, case: Case, mode: Any, open_r
 def _open_new_tasks(engine: Engine, session: Session, case: Case, ready: dict[uuid.UUID, ReadyTask],
                     open_rows: dict[uuid.UUID, Task], now: datetime) -> tuple[list[Task], set[str]]:
     still_open: list[Task] = []
+    created: list[Task] = []
     parties: set[str] = set()
     for task_id, item in ready.items():
         if item.department:
@@ -186,13 +219,15 @@ def _open_new_tasks(engine: Engine, session: Session, case: Case, ready: dict[uu
             created_at=now, due_at=item.due_at,
             warning_level=warning_level(engine.calendar, item.due_at, now), escalation_level=0,
         )
-        session.add(row)
+        created.append(row)
         counts.change(session, row.department, row.role, +1)
         still_open.append(row)
         where = engine.directory.name(item.department) if item.department else ""
         audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM, action="task_created", at=now,
                      label=f"生成待办：{item.title}（{where}）",
                      data={"department": item.department, "due_at": item.due_at.isoformat() if item.due_at else None})
+    if created:
+        session.execute(INSERT_TASK, [{c.key: getattr(row, c.key) for c in _TASKS.c} for row in created])
     return still_open, parties
 
 
@@ -208,10 +243,12 @@ def _close_if_finished(engine: Engine, session: Session, case: Case, workflow: A
                  data={"resolution": case.resolution})
 
 
-def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, now: datetime) -> None:
-    """Carry out a service task's request within the command's transaction."""
+def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, rows: dict[uuid.UUID, Task],
+             now: datetime) -> None:
+    """Carry out a service task's request within the command's transaction (``rows``: the case's
+    open task rows as this sync left them)."""
     if call.operation == "escalate":
-        _escalate(engine, session, case, call, now)
+        _escalate(engine, session, case, call, rows, now)
         return
     if call.operation != "notify":
         raise Conflict(f"未知的服务任务：{call.operation}")
@@ -224,10 +261,11 @@ def _perform(engine: Engine, session: Session, case: Case, call: ServiceCall, no
                  label=f"发送通知：{notice.title}", data={"kind": kind, "recipients": sent_to})
 
 
-def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, now: datetime) -> None:
+def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, rows: dict[uuid.UUID, Task],
+              now: datetime) -> None:
     """A rung of the escalation ladder fired: raise the task's light and level, tell its people."""
     rung = engine.catalogue.escalation_rung(case.mode, str(call.params.get("rung")))
-    task = session.get(Task, call.attached_to) if call.attached_to else None
+    task = rows.get(call.attached_to) if call.attached_to else None
     if rung is None or task is None or task.state not in OPEN_STATES:
         return
     if rung.only_unclaimed and task.state != "ready":
@@ -235,6 +273,8 @@ def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, n
     if rung.warning and WARNING_ORDER[rung.warning] > WARNING_ORDER[task.warning_level]:
         task.warning_level = rung.warning
     task.escalation_level = max(task.escalation_level, rung.level)
+    session.execute(RAISE_TASK_LEVELS, {"task_id": task.id, "new_warning_level": task.warning_level,
+                                        "new_escalation_level": task.escalation_level})
     lead = task.department
     audience = []
     for kind, value in rung.audience:
@@ -290,8 +330,5 @@ def case_facts(engine: Engine, case: Case) -> dict[str, Any]:
 def add_parties(session: Session, case_id: int, departments: Iterable[str]) -> None:
     """Make departments parties to a case (idempotent, one statement)."""
     rows = [{"case_id": case_id, "department_code": code} for code in sorted(set(departments))]
-    if not rows:
-        return
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    # One statement whatever the rows (executemany), so its compiled form is cached.
-    session.execute(insert(CaseParty.__table__).on_conflict_do_nothing(), rows)
+    if rows:
+        session.execute(INSERT_PARTIES, rows)

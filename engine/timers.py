@@ -59,13 +59,13 @@ def _fire_batch(engine: Engine, now: datetime, size: int, passed: set[int]) -> l
     with engine.db.unit_of_work() as uow:
         session = uow.session
         # Strictly before now: SpiffWorkflow fires a timer once the clock has passed it.
-        query = select(Case).where(Case.status == "open", Case.next_wakeup_at < now)
+        query = select(*Case.__table__.c).where(Case.status == "open", Case.next_wakeup_at < now)
         if passed:
             query = query.where(Case.id.not_in(passed))
         query = query.order_by(Case.next_wakeup_at).limit(size)
         if engine.db.locks_rows:
             query = query.with_for_update(skip_locked=True)
-        due = list(session.scalars(query))
+        due = [Case(**row._mapping) for row in session.execute(query)]
         if not due:
             return None
         done: list[tuple[Case, Any]] = []
