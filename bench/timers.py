@@ -567,12 +567,12 @@ def tick_cost(db_url: str, armed: int, runs: int = 1000) -> TickCost:
 SECTIONS = (  # (label, owner attribute path, depth): what firing a batch spends its time on, per case
     ("_fire_batch (a batch of cases, one transaction)", "timers._fire_batch", 0),
     ("_fire (one case, in its savepoint)", "timers._fire", 1),
-    ("runtime.restore: zlib + JSON + Spiff deserialize", "runtime.restore", 1),
+    ("runtime.restore: zlib + JSON + restore (fast codec)", "runtime.restore", 1),
     ("runtime.advance: Spiff do_engine_steps/refresh_timers", "runtime.advance", 1),
     ("sync.sync_case", "timers.sync_case", 1),
     ("runtime.ready_tasks", "runtime.ready_tasks", 2),
     ("outbox.notify: recipients, notification + delivery rows", "outbox.notify", 2),
-    ("runtime.save: prune + Spiff serialize + zlib", "runtime.save", 1),
+    ("runtime.save: prune + serialize (fast codec) + zlib", "runtime.save", 1),
     ("sync.save_new_version: UPDATE of the case row", "timers.save_new_version", 1),
     ("UnitOfWork.commit", "database.UnitOfWork.commit", 1),
 )

@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 from SpiffWorkflow.util.task import TaskState
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
 from engine.runtime import ReadyTask, ServiceCall, WorkflowRuntime
+from engine.serialization import WorkflowSerializer
 from engine.specs import SpecCache
 from processes.catalogue import build_catalogue
 from processes.org import OFFICE_DEPARTMENT
@@ -123,5 +125,13 @@ class LoopDriver:
     def _maybe_roundtrip(self) -> None:
         state = self.runtime.save(self.version, self.workflow)
         self.state_sizes.append(len(state))
+        assert_codecs_agree(self.runtime.serializer(self.version), self.workflow)
         if self.roundtrip:
             self.workflow = self.runtime.restore(self.version, state)
+
+
+def assert_codecs_agree(serializer: WorkflowSerializer, workflow: Any) -> None:
+    """The fast codec writes what SpiffWorkflow's serializer writes, and reads it back to the same."""
+    spiff = orjson.loads(serializer.spiff_json(workflow))
+    assert orjson.loads(serializer.to_json(workflow)) == spiff
+    assert orjson.loads(serializer.spiff_json(serializer.from_json(serializer.spiff_json(workflow)))) == spiff
