@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 
 import jwt
@@ -96,18 +97,42 @@ def authenticate_request() -> None:
 def _verify(token: str) -> dict:  # type: ignore[type-arg]
     """Check a token's signature and expiry (on the engine's clock); its claims, or 401."""
     eng = engine()
-    try:
-        claims = jwt.decode(
-            token, eng.settings.secret_key, algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp", "iat"], "verify_exp": False, "verify_iat": False},
-        )
-        if claims["exp"] <= eng.clock.now().timestamp():
-            raise jwt.ExpiredSignatureError("token expired")
-    except jwt.ExpiredSignatureError:
+    verified = current_app.extensions.setdefault("duban_verified_tokens", VerifiedTokens())
+    claims = verified.get(token)
+    if claims is None:
+        try:
+            claims = jwt.decode(
+                token, eng.settings.secret_key, algorithms=[ALGORITHM],
+                options={"require": ["sub", "exp", "iat"], "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.InvalidTokenError:
+            abort(401, message="访问令牌无效")
+        verified.add(token, claims)
+    if claims["exp"] <= eng.clock.now().timestamp():
         abort(401, message="访问令牌已过期，请重新登录")
-    except jwt.InvalidTokenError:
-        abort(401, message="访问令牌无效")
     return claims
+
+
+class VerifiedTokens:
+    """Tokens whose signature this app has checked, with their claims: a client sends the same token
+    with every request, and checking the signature costs more than the rest of authentication.
+    Expiry is still checked on every request; the oldest entries make room beyond ``size``."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._claims: OrderedDict[str, dict] = OrderedDict()  # type: ignore[type-arg]
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> dict | None:  # type: ignore[type-arg]
+        """The claims of a token checked before, or None."""
+        return self._claims.get(token)
+
+    def add(self, token: str, claims: dict) -> None:  # type: ignore[type-arg]
+        """Remember a token whose signature was good."""
+        with self._lock:
+            self._claims[token] = claims
+            while len(self._claims) > self.size:
+                self._claims.popitem(last=False)
 
 
 class ActorCache:

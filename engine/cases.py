@@ -35,7 +35,7 @@ from engine.sync import (
     case_facts,
     checkout_workflow,
     keep_workflow,
-    ready_by_id,
+    ready_task,
     require_case,
     save_new_version,
     sync_case,
@@ -281,7 +281,7 @@ def complete_task(engine: Engine, actor: Actor, task_id: uuid.UUID, data: Mappin
             raise Conflict("任务已由他人签收", {"task": [f"已由 {task.assignee} 签收"]})
         form = engine.catalogue.forms[task.name]
         workflow = checkout_workflow(engine, case)
-        ready = ready_by_id(engine, workflow).get(task.id)
+        ready = ready_task(engine, workflow, task.id)
         if ready is None:
             raise Conflict("任务已不在待办状态")
         cleaned = form.load(data, FormContext(engine.directory.assignable(), ready.data))
@@ -438,7 +438,7 @@ def get_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
         case = session.get(Case, task.case_id)
         if task.state in OPEN_STATES and case is not None:
             workflow = engine.runtime.restore(case.process_version, case.workflow_state)
-            ready = ready_by_id(engine, workflow).get(task.id)
+            ready = ready_task(engine, workflow, task.id)
             if ready is not None:
                 values = {f["name"]: ready.data[f["name"]] for f in described
                           if f.get("prefill") and ready.data.get(f["name"]) is not None}

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Callable, Iterator, TypeVar
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,7 +49,7 @@ class Database:
             # No pre-ping: it costs a round trip per transaction. Connections are recycled
             # instead, and a dropped one fails one request, which the client may retry.
             engine = create_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800
+                self.url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800, json_serializer=_json
             )
             self.write_engine = engine
             # Reads run without BEGIN and ROLLBACK (two round trips less): at READ COMMITTED every
@@ -84,8 +85,14 @@ class Database:
             self.write_engine.dispose()
 
 
+def _json(value: object) -> str:
+    """JSON columns (audit data, lists of departments) as UTF-8 text; several times faster than
+    the standard library."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _sqlite_engine(url: str, echo: bool, immediate: bool) -> Engine:
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, json_serializer=_json)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -97,9 +104,11 @@ def _sqlite_engine(url: str, echo: bool, immediate: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.connection.dbapi_connection.execute(begin)
 
     return engine
 

@@ -228,34 +228,40 @@ class WorkflowRuntime:
 
     def ready_tasks(self, workflow: BpmnWorkflow, office_department: str) -> list[ReadyTask]:
         """Every user task that is ready, with its candidate, due time and form target."""
-        ready = []
-        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-            spec = task.task_spec
-            props = spec.extensions.get("properties", {})
-            role = props.get("candidate_role") or (
-                self._evaluate(task, props["candidate_role_expr"]) if "candidate_role_expr" in props
-                else "dispatcher"
-            )
-            department = (
-                self._evaluate(task, props["candidate_department"])
-                if "candidate_department" in props
-                else office_department
-            )
-            due = self._evaluate(task, props["due"]) if "due" in props else None
-            ready.append(
-                ReadyTask(
-                    id=task.id,
-                    name=spec.bpmn_id,
-                    title=spec.bpmn_name or spec.bpmn_id,
-                    role=role,
-                    department=department,
-                    due_at=datetime.fromisoformat(due).astimezone(timezone.utc) if due else None,
-                    case_deadline=props.get("case_deadline") == "true",
-                    result_variable=props.get("result_variable"),
-                    data=task.data,
-                )
-            )
-        return ready
+        return [self._describe(task, office_department)
+                for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    def ready_task(self, workflow: BpmnWorkflow, task_id: UUID, office_department: str) -> ReadyTask | None:
+        """One user task if it is ready (as ``ready_tasks`` describes it), else None."""
+        task = workflow.get_task_from_id(task_id)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            return None
+        return self._describe(task, office_department)
+
+    def _describe(self, task: Any, office_department: str) -> ReadyTask:
+        spec = task.task_spec
+        props = spec.extensions.get("properties", {})
+        role = props.get("candidate_role") or (
+            self._evaluate(task, props["candidate_role_expr"]) if "candidate_role_expr" in props
+            else "dispatcher"
+        )
+        department = (
+            self._evaluate(task, props["candidate_department"])
+            if "candidate_department" in props
+            else office_department
+        )
+        due = self._evaluate(task, props["due"]) if "due" in props else None
+        return ReadyTask(
+            id=task.id,
+            name=spec.bpmn_id,
+            title=spec.bpmn_name or spec.bpmn_id,
+            role=role,
+            department=department,
+            due_at=datetime.fromisoformat(due).astimezone(timezone.utc) if due else None,
+            case_deadline=props.get("case_deadline") == "true",
+            result_variable=props.get("result_variable"),
+            data=task.data,
+        )
 
     def _evaluate(self, task: Any, expression: str) -> Any:
         try:

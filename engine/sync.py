@@ -26,6 +26,11 @@ def ready_by_id(engine: Engine, workflow: Any) -> dict[uuid.UUID, ReadyTask]:
     return {t.id: t for t in engine.runtime.ready_tasks(workflow, engine.catalogue.office_department)}
 
 
+def ready_task(engine: Engine, workflow: Any, task_id: uuid.UUID) -> ReadyTask | None:
+    """One of the workflow's user tasks, if it is ready."""
+    return engine.runtime.ready_task(workflow, task_id, engine.catalogue.office_department)
+
+
 def checkout_workflow(engine: Engine, case: Case) -> Any:
     """The case's workflow for a command: the one this process saved last if the row still holds
     exactly that state, else restored from the row."""
