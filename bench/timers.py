@@ -121,8 +121,8 @@ def seed_and_template(db_url: str) -> Template:
             title="定时器压测事项", description="bench/timers.py", taskforce="optoelectronics",
             mode="direct", lead_department="econ_it"))
         case = view.case
-        text = zlib.decompress(case.workflow_state).decode("utf-8")
-        doc = json.loads(text)
+        doc = json.loads(zlib.decompress(case.workflow_state))
+        text = json.dumps(doc)  # the standard library's spacing, which the needles below are written in
         task_ids = set(doc["tasks"]) | {k for sp in doc["subprocesses"].values() for k in sp["tasks"]}
         unclaimed = [t for sp in doc["subprocesses"].values() for t in sp["tasks"].values()
                      if t["task_spec"] == "timer_unclaimed"]

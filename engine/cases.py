@@ -142,7 +142,8 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
             label=f"问题收集（{mode.label}）：{draft.title}",
             data={k: v for k, v in data.items() if k != "created_by"},
         )
-        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, calls=calls)
+        open_tasks = sync_case(engine, session, case, workflow, actor.username, now, calls=calls,
+                               known_parties=[actor.department] if actor.department else [])
         case.workflow_state = engine.runtime.save(case.process_version, workflow)
         uow.commit()
     keep_workflow(engine, case, workflow)

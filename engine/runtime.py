@@ -198,8 +198,7 @@ class WorkflowRuntime:
         try:
             with running_on(self.clock):
                 for _ in range(MAX_ENGINE_ROUNDS):
-                    workflow.do_engine_steps()
-                    workflow.refresh_timers()
+                    workflow.do_engine_steps()  # ends with refresh_timers(): due timers become ready
                     if not workflow.get_tasks(state=TaskState.READY, manual=False):
                         return
             raise ProcessError("流程未能在有限步数内停止 (engine steps did not settle)")

@@ -115,19 +115,25 @@ def save_new_version(session: Session, case: Case) -> None:
 
 def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor: str, now: datetime,
               completed: uuid.UUID | None = None, calls: Iterable[ServiceCall] = (),
-              open_rows: dict[uuid.UUID, Task] | None = None) -> list[Task]:
+              open_rows: dict[uuid.UUID, Task] | None = None, known_parties: Iterable[str] | None = None
+              ) -> list[Task]:
     """Sync rows with the workflow after a step; return the case's open tasks (``open_rows``: the
-    open task rows, when the caller loaded them with the locked case)."""
+    open task rows, when the caller loaded them with the locked case; ``known_parties``: the
+    departments already parties to a new case)."""
     ready = ready_by_id(engine, workflow)
     if open_rows is None:
         open_rows = open_task_rows(session, case.id)
+    # Departments that are parties already: the lead and co-departments (made parties whenever
+    # they change) and the owners of open tasks (made parties when their tasks opened).
+    if known_parties is None:
+        known_parties = {case.lead_department, *(case.co_departments or []),
+                         *(row.department for row in open_rows.values())}
     _close_finished_tasks(session, case, ready, open_rows, actor, now, completed)
     # Only the case's main work speaks for the case: an inspection running beside it (side work)
     # has its own rectification department and deadline, and while no main task is open (waiting
     # for a follow-up, or finished) the case keeps what it had.
     main = [t for t in ready.values() if not engine.catalogue.is_side_work(t.data)]
     data = main[0].data if main else {}
-    involved = (case.lead_department, list(case.co_departments or []))
     if "lead_department" in data:
         case.lead_department = data.get("lead_department")
     if "co_departments" in data:
@@ -137,11 +143,8 @@ def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor
     if deadlines:
         case.due_at = min(deadlines)
     still_open, parties = _open_new_tasks(engine, session, case, ready, open_rows, now)
-    if len(still_open) > len(set(open_rows) & set(ready)) or involved != (case.lead_department, case.co_departments):
-        if case.lead_department:
-            parties.add(case.lead_department)
-        parties.update(case.co_departments or [])
-        add_parties(session, case.id, parties)
+    parties.update([case.lead_department, *(case.co_departments or [])])
+    add_parties(session, case.id, parties.difference(known_parties, [None]))
     _close_if_finished(engine, session, case, workflow, now)
     rows = {row.id: row for row in still_open}
     for call in calls:
@@ -275,11 +278,13 @@ def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, r
         return
     if rung.only_unclaimed and task.state != "ready":
         return
+    levels = (task.warning_level, task.escalation_level)
     if rung.warning and WARNING_ORDER[rung.warning] > WARNING_ORDER[task.warning_level]:
         task.warning_level = rung.warning
     task.escalation_level = max(task.escalation_level, rung.level)
-    session.execute(RAISE_TASK_LEVELS, {"task_id": task.id, "new_warning_level": task.warning_level,
-                                        "new_escalation_level": task.escalation_level})
+    if (task.warning_level, task.escalation_level) != levels:
+        session.execute(RAISE_TASK_LEVELS, {"task_id": task.id, "new_warning_level": task.warning_level,
+                                            "new_escalation_level": task.escalation_level})
     lead = task.department
     audience = []
     for kind, value in rung.audience:
