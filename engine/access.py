@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, String, bindparam, exists, false, or_, select, true
 
 from engine.models import Case, CaseParty, Task
 
@@ -94,6 +94,35 @@ def workable_tasks(actor: Actor, department: Any = Task.department, role: Any = 
     default on ``Task``, or on other department and role columns."""
     return any_of([(role == candidate) & (department == where) if where else role == candidate
                    for where, candidate in workable_pairs(actor)])
+
+
+# The claimable tasks (workable_pairs) as a condition of one fixed shape whoever asks, so a statement
+# using it is built and compiled once: a slot per pair, (role, department or any department); an
+# unused slot is bound to NULL and matches nothing.
+WORKABLE_SLOTS = 3
+
+
+def workable_slots(department: Any = Task.department, role: Any = Task.role) -> ColumnElement[bool]:
+    """The condition of workable_slot_values(actor), by default on ``Task``."""
+    return or_(*(
+        (role == bindparam(f"workable_role_{i}", type_=String()))
+        & ((department == bindparam(f"workable_department_{i}", type_=String()))
+           | bindparam(f"workable_anywhere_{i}", type_=Boolean()))
+        for i in range(WORKABLE_SLOTS)))
+
+
+def workable_slot_values(actor: Actor) -> dict[str, Any]:
+    """The parameters of workable_slots for the actor."""
+    pairs = workable_pairs(actor)
+    if len(pairs) > WORKABLE_SLOTS:
+        raise ValueError(f"more than {WORKABLE_SLOTS} kinds of claimable tasks")
+    values: dict[str, Any] = {}
+    for i in range(WORKABLE_SLOTS):
+        where, candidate = pairs[i] if i < len(pairs) else (None, None)
+        values[f"workable_role_{i}"] = candidate
+        values[f"workable_department_{i}"] = where
+        values[f"workable_anywhere_{i}"] = candidate is not None and where is None
+    return values
 
 
 def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, outbox
@@ -23,6 +23,8 @@ from engine.access import (
     may_work_on,
     visible_cases,
     visible_tasks,
+    workable_slot_values,
+    workable_slots,
 )
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
@@ -176,31 +178,47 @@ def _check_draft(session: Session, draft: CaseDraft, mode: str, needs_lead: bool
 def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
     """签收: the actor takes a ready task; a conflict if someone else holds it."""
     now = engine.clock.now()
-    with engine.db.unit_of_work() as uow:
-        session = uow.session
-        # The usual case is one statement: the ready task becomes the actor's. If the actor may not
-        # work on it, or it was not ready, nothing of that is kept and the answer says why.
-        row = session.execute(CLAIM_TASK, {"task_id": task_id, "actor": actor.username, "now": now}).one_or_none()
+    params = {"task_id": task_id, "actor": actor.username, "now": now} | workable_slot_values(actor)
+    # The usual case is one statement: a ready task the actor may work on becomes theirs. On
+    # PostgreSQL the same statement records the event, in one round trip.
+    if engine.db.changes_tables_in_one_statement:
+        with engine.db.single_statement() as connection:
+            row = connection.execute(_CLAIM_AND_RECORD, params | {
+                "label_prefix": _CLAIM_LABEL, "event_data": {}}).one_or_none()
         claimed = None if row is None else Task(**row._mapping)
-        if claimed is None or not may_work_on(actor, claimed):
-            session.rollback()
-            task = _task_for_action(session, actor, task_id)
-            if not may_work_on(actor, task):
-                raise Forbidden("无权签收此任务")
-            if task.state == "claimed" and task.assignee == actor.username:
-                return task
-            _require_open(task)
-            raise Conflict("任务已被他人签收", {"task": ["任务已由他人签收"]})
-        audit.record(session, case_id=claimed.case_id, task_id=claimed.id, actor=actor.username,
-                     action="task_claimed", at=now, label=f"签收：{claimed.title}")
-        uow.commit()
-    return claimed
+    else:
+        with engine.db.unit_of_work() as uow:
+            row = uow.session.execute(_CLAIM, params).one_or_none()
+            claimed = None if row is None else Task(**row._mapping)
+            if claimed is not None:
+                audit.record(uow.session, case_id=claimed.case_id, task_id=claimed.id, actor=actor.username,
+                             action="task_claimed", at=now, label=_CLAIM_LABEL + claimed.title)
+                uow.commit()
+    if claimed is not None:
+        return claimed
+    with engine.db.unit_of_work(write=False) as uow:  # nothing changed: say why
+        task = _task_for_action(uow.session, actor, task_id)
+    if not may_work_on(actor, task):
+        raise Forbidden("无权签收此任务")
+    if task.state == "claimed" and task.assignee == actor.username:
+        return task
+    _require_open(task)
+    raise Conflict("任务已被他人签收", {"task": ["任务已由他人签收"]})
 
 
 _TASKS = Task.__table__
-CLAIM_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "ready")
-              .values(state="claimed", assignee=bindparam("actor"), claimed_at=bindparam("now"))
-              .returning(*_TASKS.c))
+_EVENTS = Event.__table__
+_CLAIM_LABEL = "签收："
+_CLAIM = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "ready", workable_slots())
+          .values(state="claimed", assignee=bindparam("actor"), claimed_at=bindparam("now"))
+          .returning(*_TASKS.c))
+_claimed = _CLAIM.cte("claimed")
+_CLAIM_AND_RECORD = select(_claimed).add_cte(insert(_EVENTS).from_select(
+    ["case_id", "task_id", "actor", "action", "label", "at", "data"],
+    select(_claimed.c.case_id, _claimed.c.id, bindparam("actor", type_=String()), literal("task_claimed"),
+           bindparam("label_prefix", type_=String()) + _claimed.c.title,
+           bindparam("now", type_=_EVENTS.c.at.type), bindparam("event_data", type_=_EVENTS.c.data.type)),
+).cte("recorded"))
 
 
 def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:

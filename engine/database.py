@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Callable, Iterator, TypeVar
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,6 +67,20 @@ class Database:
     def locks_rows(self) -> bool:
         """Whether ``SELECT … FOR UPDATE`` means something here."""
         return not self.is_sqlite
+
+    @property
+    def changes_tables_in_one_statement(self) -> bool:
+        """Whether one statement may write several tables (data-modifying WITH: PostgreSQL)."""
+        return not self.is_sqlite
+
+    @contextlib.contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection on which every statement is its own transaction (PostgreSQL): a command
+        that is one statement takes one round trip instead of BEGIN, the statement and COMMIT."""
+        if self.is_sqlite:
+            raise RuntimeError("SQLite commands run in a unit of work")
+        with self.read_engine.connect() as connection:
+            yield connection
 
     def unit_of_work(self, write: bool = True) -> "UnitOfWork":
         """Open a unit of work; a writing one on SQLite holds the write lock from the start."""
