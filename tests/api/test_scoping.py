@@ -10,9 +10,11 @@ from tests.api.helpers import (
     create_case,
     get_case,
     open_task,
+    refer,
     referred_case,
     snapshot,
     task_list,
+    work,
 )
 
 
@@ -87,6 +89,25 @@ def test_department_case_list_only_includes_cases_it_is_party_to(client, auth):
     assert case_ids(client, auth, "qingshan") == []
     assert not_referred["id"] not in case_ids(client, auth, "econ_it")
     assert get_case(client, auth, as_co["id"], user="hongshan")["co_departments"] == ["hongshan"]
+
+
+def test_every_department_that_takes_part_becomes_a_party_once(client, auth, engine):
+    """Make the collecting department, the office, each lead (also one referred to after a 退回) and
+    each co-department a party to the case, once each; nobody else."""
+    from sqlalchemy import select
+
+    from engine.models import CaseParty
+
+    case = refer(client, auth, create_case(client, auth, user="hongshan"), lead="econ_it", co=["qingshan"])
+    case = work(client, auth, "econ_it", open_task(case, "handle_case")["id"],
+                {"outcome": "return", "reason": "不属于本单位职责"})
+    case = refer(client, auth, case, lead="wuchang")
+    with engine.db.unit_of_work(write=False) as uow:
+        parties = uow.session.scalars(select(CaseParty.department_code).where(CaseParty.case_id == case["id"])).all()
+    assert sorted(parties) == ["econ_it", "hongshan", "qingshan", "supervision_office", "wuchang"]
+    for department in parties:
+        assert case["id"] in case_ids(client, auth, "supervisor", department=department)
+    assert case["id"] not in case_ids(client, auth, "supervisor", department="hanyang")
 
 
 def test_department_keeps_seeing_the_case_it_created(client, auth):
