@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from engine.database import deferred
+from engine.database import deferred, write
 from engine.models import Event
 
 # Chinese labels of the engine's own actions; a catalogue words task completions itself.
@@ -61,6 +61,9 @@ def _pending(session: Session) -> list[dict[str, Any]]:
     return deferred(session, "audit_events", list, _write)
 
 
+_INSERT = insert(Event.__table__)
+
+
 def _write(session: Session, events: list[dict[str, Any]]) -> None:
     if events:
-        session.execute(insert(Event.__table__), events)
+        write(session, _INSERT, events)

@@ -13,7 +13,7 @@ from collections import Counter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from engine.database import deferred
+from engine.database import deferred, write
 
 # Plain SQL both databases speak: the dialects' INSERT … ON CONFLICT constructs cannot be cached and
 # would be compiled again on every command.
@@ -32,7 +32,7 @@ def _write(session: Session, changes: Counter[tuple[str, str]]) -> None:
     rows = [{"department": d, "role": r, "open_tasks": n} for (d, r), n in sorted(changes.items()) if n]
     if not rows:
         return
-    session.execute(_UPSERT, rows)
+    write(session, _UPSERT, rows)
 
 
 # Rebuild every count from the task rows (plain SQL, for loaders that write task rows directly).

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 T = TypeVar("T")
@@ -57,6 +60,7 @@ class Database:
             self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writers = sessionmaker(self.write_engine, expire_on_commit=False)
+        event.listen(self._writers, "do_orm_execute", _send_before_query)
 
     @property
     def is_sqlite(self) -> bool:
@@ -150,33 +154,130 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        """Write what the unit of work deferred to its end (``deferred``), then commit."""
-        for pending, write in self.session.info.pop(_DEFERRED, {}).values():
-            write(self.session, pending)
+        """Write what the unit of work deferred to its end (``deferred``) and every queued write
+        (``write``), then commit."""
+        for pending, write_kind in self.session.info.pop(_DEFERRED, {}).values():
+            write_kind(self.session, pending)
+        send_writes(self.session)
         self.session.commit()
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A savepoint: if the block fails, the database and the deferred writes go back to where
-        they were when it began, and the error propagates."""
+        """A savepoint: if the block fails, the database and the deferred and queued writes go back
+        to where they were when it began, and the error propagates. The block's queued writes are
+        sent before it ends, inside the savepoint."""
+        send_writes(self.session)
         deferred = self.session.info.setdefault(_DEFERRED, {})
-        saved = {key: (copy.copy(pending), write) for key, (pending, write) in deferred.items()}
+        saved = {key: (copy.copy(pending), write_kind) for key, (pending, write_kind) in deferred.items()}
         try:
             with self.session.begin_nested():
                 yield
+                send_writes(self.session)
         except BaseException:
             self.session.info[_DEFERRED] = saved
+            self.session.info.pop(_QUEUE, None)
             raise
 
 
 _DEFERRED = "deferred_writes"
+_QUEUE = "queued_writes"
 
 
-def deferred(session: Session, key: str, new: Callable[[], T], write: Callable[[Session, T], None]) -> T:
+def deferred(session: Session, key: str, new: Callable[[], T], write_kind: Callable[[Session, T], None]) -> T:
     """The pending writes of one kind that the session's unit of work makes just before it commits,
-    with ``write``, in one go (made with ``new`` on first use). A unit of work that does not
+    with ``write_kind``, in one go (made with ``new`` on first use). A unit of work that does not
     commit writes none; a savepoint that rolls back forgets those noted inside it."""
     writes = session.info.setdefault(_DEFERRED, {})
     if key not in writes:
-        writes[key] = (new(), write)
+        writes[key] = (new(), write_kind)
     return writes[key][0]
+
+
+# -- queued writes ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Write:
+    statement: Executable
+    params: dict[str, Any] | list[dict[str, Any]]
+    expect_rows: int | None
+    conflict: str
+
+
+def write(session: Session, statement: Executable, params: dict[str, Any] | list[dict[str, Any]], *,
+          expect_rows: int | None = None, conflict: str = "数据已被他人更新，请刷新后重试") -> None:
+    """Queue an INSERT, UPDATE or DELETE whose result the command does not read.
+
+    Queued writes are sent in the order queued: before the session's next query, at the end of the
+    savepoint they were queued in, or at commit; on PostgreSQL all that are due together go in one
+    round trip (psycopg's pipeline mode) instead of one each. A list of parameter sets writes
+    several rows with one statement. A write that must change exactly ``expect_rows`` rows (a
+    state or version check) fails the unit of work with a conflict otherwise.
+    """
+    session.info.setdefault(_QUEUE, []).append(_Write(statement, params, expect_rows, conflict))
+
+
+def send_writes(session: Session) -> None:
+    """Send the session's queued writes now, in order, and check their row counts."""
+    queue = session.info.pop(_QUEUE, None)
+    if not queue:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        counts = _send_pipelined(connection, queue)
+    else:
+        counts = [session.execute(w.statement, w.params).rowcount for w in queue]
+    for queued, rows in zip(queue, counts):
+        if queued.expect_rows is not None and rows != queued.expect_rows:
+            raise Conflict(queued.conflict)
+
+
+def _send_before_query(state: Any) -> None:
+    """Queued writes go out before any query of their session, so it reads what was written."""
+    send_writes(state.session)
+
+
+def _send_pipelined(connection: Connection, queue: list[_Write]) -> list[int]:
+    """Send writes to PostgreSQL in one round trip; their row counts."""
+    raw = connection.connection.driver_connection
+    cursors = []
+    with raw.pipeline() as pipeline:
+        for queued in queue:
+            first = queued.params[0] if isinstance(queued.params, list) else queued.params
+            sql, convert = _pipeline_form(queued.statement, connection.dialect, tuple(sorted(first)))
+            cursor = raw.cursor()
+            if isinstance(queued.params, list):
+                cursor.executemany(sql, [convert(p) for p in queued.params])
+            else:
+                cursor.execute(sql, convert(queued.params))
+            cursors.append(cursor)
+        pipeline.sync()
+    return [cursor.rowcount for cursor in cursors]
+
+
+_PIPELINE_FORMS: dict[tuple[int, str, tuple[str, ...]],
+                      tuple[Executable, str, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+
+
+def _pipeline_form(statement: Executable, dialect: Any,
+                   keys: tuple[str, ...]) -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    """A statement as psycopg takes it: its SQL once compiled by SQLAlchemy for these parameter
+    names (as SQLAlchemy compiles an INSERT for the columns given), and a function from the
+    caller's parameters to the driver's (defaults filled in, each value through its type's bind
+    processor, as SQLAlchemy itself would send them)."""
+    key = (id(statement), dialect.name, keys)
+    form = _PIPELINE_FORMS.get(key)
+    if form is None or form[0] is not statement:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("a queued write cannot take an expanding (IN) parameter")
+        processors = {name: process for name, bind in compiled.binds.items()
+                      if (process := dialect.type_descriptor(bind.type).bind_processor(dialect)) is not None}
+
+        def convert(params: dict[str, Any]) -> dict[str, Any]:
+            values = compiled.construct_params(params)
+            for name, process in processors.items():
+                values[name] = process(values[name])
+            return values
+
+        form = _PIPELINE_FORMS[key] = (statement, compiled.string, convert)
+    return form[1], form[2]

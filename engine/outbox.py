@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.access import DEPARTMENT_ROLES, Actor
 from engine.bootstrap import Engine
 from engine.catalogue import Notice
+from engine.database import write
 from engine.errors import NotFound
 from engine.directory import Recipient
 from engine.models import Delivery, Notification
@@ -49,10 +50,10 @@ def notify(session: Session, engine: Engine, *, case_id: int | None, notice: Not
     rows = [{"username": user.username, "case_id": case_id, "kind": notice.kind, "title": notice.title,
              "body": notice.body, "created_at": now, "dedupe_key": f"{key}:{user.username}"} for user in users]
     # One statement whatever the number of rows (executemany), compiled once.
-    session.execute(_INSERT_NOTIFICATIONS, rows)
+    write(session, _INSERT_NOTIFICATIONS, rows)
     deliveries = _deliveries(engine, case_id, notice, key, users, now)
     if deliveries:
-        session.execute(_INSERT_DELIVERIES, deliveries)
+        write(session, _INSERT_DELIVERIES, deliveries)
     return [user.username for user in users]
 
 

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from engine import audit, counts, outbox
 from engine.bootstrap import Engine
+from engine.database import write
 from engine.errors import Conflict, NotFound
-from engine.models import Case, Task
+from engine.models import OPEN_TASK, Case, Task
 from engine.runtime import ReadyTask, ServiceCall
 from engine.warnings import warning_level
 
@@ -46,7 +47,8 @@ def keep_workflow(engine: Engine, case: Case, workflow: Any) -> None:
 
 
 # The statements of the command path, built once so their compiled form is cached. Commands read
-# rows into plain model objects and write them back with these, never through the ORM's flush.
+# rows into plain model objects and write them back with these (queued: engine.database.write),
+# never through the ORM's flush.
 _CASES = Case.__table__
 _TASKS = Task.__table__
 SELECT_CASE = select(*_CASES.c).where(_CASES.c.id == bindparam("case_id"))
@@ -68,8 +70,7 @@ CANCEL_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
 RAISE_TASK_LEVELS = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
                      .values(warning_level=bindparam("new_warning_level"),
                              escalation_level=bindparam("new_escalation_level")))
-SET_OPEN_TASKS_MODE = (update(_TASKS)
-                       .where(_TASKS.c.case_id == bindparam("of_case"), _TASKS.c.state.in_(OPEN_STATES))
+SET_OPEN_TASKS_MODE = (update(_TASKS).where(_TASKS.c.case_id == bindparam("of_case"), OPEN_TASK)
                        .values(mode=bindparam("new_mode")))
 # Plain SQL that both databases speak; the dialects' own INSERT … ON CONFLICT constructs cannot be
 # cached and would be compiled again on every command.
@@ -105,9 +106,8 @@ def save_new_version(session: Session, case: Case) -> None:
     """
     values = {f"new_{c.name}": getattr(case, c.key) for c in _CASES.c if c.name != "id"}
     values["new_version"] = case.version + 1
-    saved = session.execute(SAVE_CASE, values | {"case_id": case.id, "loaded_version": case.version}).rowcount
-    if saved != 1:
-        raise Conflict("事项已被他人更新，请刷新后重试")
+    write(session, SAVE_CASE, values | {"case_id": case.id, "loaded_version": case.version},
+          expect_rows=1, conflict="事项已被他人更新，请刷新后重试")
     case.version += 1
     if case in session:  # loaded through the ORM after all: it must not be flushed a second time
         session.expunge(case)
@@ -184,11 +184,10 @@ def _close_finished_tasks(session: Session, case: Case, ready: dict[uuid.UUID, R
             continue
         counts.change(session, row.department, row.role, -1)
         if task_id == completed:
-            done = session.execute(COMPLETE_TASK, {"task_id": task_id, "actor": actor, "now": now}).rowcount
-            if done != 1:
-                raise Conflict("任务状态已变化，请刷新后重试")
+            write(session, COMPLETE_TASK, {"task_id": task_id, "actor": actor, "now": now},
+                  expect_rows=1, conflict="任务状态已变化，请刷新后重试")
         else:
-            session.execute(CANCEL_TASK, {"task_id": task_id, "now": now})
+            write(session, CANCEL_TASK, {"task_id": task_id, "now": now})
             row.state = "cancelled"
             row.completed_at = now
             audit.record(session, case_id=case.id, task_id=task_id, actor=SYSTEM,
@@ -202,7 +201,7 @@ def _follow_mode(engine: Engine, session: Session, case: Case, mode: Any, open_r
         return
     previous = engine.catalogue.modes[case.mode].label if case.mode in engine.catalogue.modes else case.mode
     case.mode = mode
-    session.execute(SET_OPEN_TASKS_MODE, {"of_case": case.id, "new_mode": mode})
+    write(session, SET_OPEN_TASKS_MODE, {"of_case": case.id, "new_mode": mode})
     for row in open_rows:
         row.mode = mode
     audit.record(session, case_id=case.id, actor=SYSTEM, action="mode_changed", at=now,
@@ -235,7 +234,7 @@ def _open_new_tasks(engine: Engine, session: Session, case: Case, ready: dict[uu
                      label=f"生成待办：{item.title}（{where}）",
                      data={"department": item.department, "due_at": item.due_at.isoformat() if item.due_at else None})
     if created:
-        session.execute(INSERT_TASK, [{c.key: getattr(row, c.key) for c in _TASKS.c} for row in created])
+        write(session, INSERT_TASK, [{c.key: getattr(row, c.key) for c in _TASKS.c} for row in created])
     return still_open, parties
 
 
@@ -283,8 +282,8 @@ def _escalate(engine: Engine, session: Session, case: Case, call: ServiceCall, r
         task.warning_level = rung.warning
     task.escalation_level = max(task.escalation_level, rung.level)
     if (task.warning_level, task.escalation_level) != levels:
-        session.execute(RAISE_TASK_LEVELS, {"task_id": task.id, "new_warning_level": task.warning_level,
-                                            "new_escalation_level": task.escalation_level})
+        write(session, RAISE_TASK_LEVELS, {"task_id": task.id, "new_warning_level": task.warning_level,
+                                           "new_escalation_level": task.escalation_level})
     lead = task.department
     audience = []
     for kind, value in rung.audience:
@@ -341,4 +340,4 @@ def add_parties(session: Session, case_id: int, departments: Iterable[str]) -> N
     """Make departments parties to a case (idempotent, one statement)."""
     rows = [{"case_id": case_id, "department_code": code} for code in sorted(set(departments))]
     if rows:
-        session.execute(INSERT_PARTIES, rows)
+        write(session, INSERT_PARTIES, rows)

@@ -103,8 +103,11 @@ def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) 
         uow.session.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1)
                             .execution_options(synchronize_session=False))  # another writer
         case.title = "changed"
+        save_new_version(uow.session, case)
         with pytest.raises(Conflict):
-            save_new_version(uow.session, case)
+            uow.commit()  # the version check fails before anything is committed
+    with engine.db.unit_of_work(write=False) as uow:
+        assert uow.session.get(Case, task.case_id).title != "changed"
 
 
 def test_a_process_never_reuses_a_workflow_another_process_moved_on(engine: Engine, actor: ActorOf) -> None:
