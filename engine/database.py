@@ -51,13 +51,13 @@ class Database:
         else:
             # No pre-ping: it costs a round trip per transaction. Connections are recycled
             # instead, and a dropped one fails one request, which the client may retry.
-            engine = create_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800, json_serializer=_json
-            )
-            self.write_engine = engine
-            # Reads run without BEGIN and ROLLBACK (two round trips less): at READ COMMITTED every
-            # statement has its own snapshot anyway. Same pool as the writers.
-            self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            options = {"echo": echo, "pool_size": 8, "max_overflow": 8, "pool_recycle": 1800,
+                       "json_serializer": _json}
+            self.write_engine = create_engine(self.url, **options)
+            # Reads (and single-statement commands) run without BEGIN and ROLLBACK, two round trips
+            # less: at READ COMMITTED every statement has its own snapshot anyway. Their own pool, so
+            # no connection switches in and out of autocommit on every use.
+            self.read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writers = sessionmaker(self.write_engine, expire_on_commit=False)
         event.listen(self._writers, "do_orm_execute", _send_before_query)

@@ -225,10 +225,19 @@ class MarshmallowTaskForm:
 
     def __init__(self, schema: type[TaskFormSchema]) -> None:
         self.schema = schema
+        # One schema instance per directory of departments (it changes when the org is reloaded):
+        # building a marshmallow schema copies all its fields, which costs more than a load.
+        self._loader: tuple[Mapping[str, str], TaskFormSchema] | None = None
+
+    def _schema_for(self, departments: Mapping[str, str]) -> TaskFormSchema:
+        loader = self._loader
+        if loader is None or loader[0] is not departments:
+            loader = self._loader = (departments, self.schema(context={"departments": departments}))
+        return loader[1]
 
     def load(self, data: Mapping[str, Any], context: FormContext) -> dict[str, Any]:
         """Validate and clean submitted data; every field of the form is present in the result."""
-        schema = self.schema(context={"departments": context.departments})
+        schema = self._schema_for(context.departments)
         try:
             cleaned = schema.load(data)
         except ValidationError as err:
