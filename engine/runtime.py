@@ -115,6 +115,18 @@ def _attached_activity(task: Any) -> UUID | None:
     return None
 
 
+def has_engine_work(workflow: BpmnWorkflow) -> bool:
+    """Whether a task for the engine (not for a person) is ready anywhere in the instance: what
+    ``get_tasks(state=READY, manual=False)`` finds, read off the flat task maps instead of walking
+    the tree."""
+    ready = TaskState.READY
+    for part in (workflow, *workflow.subprocesses.values()):
+        for task in part.tasks.values():
+            if task._state & ready and not task.task_spec.manual:
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class ReadyTask:
     """A user task waiting for a person, as the worklist needs it."""
@@ -225,7 +237,7 @@ class WorkflowRuntime:
             with running_on(self.clock):
                 for _ in range(MAX_ENGINE_ROUNDS):
                     workflow.do_engine_steps()  # ends with refresh_timers(): due timers become ready
-                    if not workflow.get_tasks(state=TaskState.READY, manual=False):
+                    if not has_engine_work(workflow):
                         return
             raise ProcessError("流程未能在有限步数内停止 (engine steps did not settle)")
         except SpiffWorkflowException as exc:
