@@ -36,10 +36,13 @@ DEADLINE_S = 120
 @pytest.fixture
 def pg_engine(postgres_prepared: str) -> Iterator[Engine]:
     """An engine on the test PostgreSQL (this test is about PostgreSQL's row locks), emptied of cases."""
-    # Cases are created on Wednesday 25 Nov 2026; their first rung falls due a working day later,
-    # which is in the past for the workers' real clock, so all of them are due at once.
+    # The workers run on the real clock. Cases are created two working days before it: their first
+    # rung ("not signed for", a working day later) is past, and their next one (a working day
+    # before the deadline of five) is still ahead, so exactly one escalation per case is due.
+    clock = FrozenClock(datetime.now(timezone.utc))
     eng = bootstrap(Settings.from_env(database_url=postgres_prepared, secret_key=TEST_SECRET),
-                    build_catalogue(), FrozenClock(datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)))
+                    build_catalogue(), clock)
+    clock.set(eng.calendar.shift(datetime.now(timezone.utc), -2))
     with eng.db.write_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE"))
     yield eng
