@@ -127,6 +127,7 @@ class _FastCodec:
         self.specs = specs
         self.typenames: dict[type, str] = registry.typenames
         self.to_dict: dict[str, Callable[[Any], dict[str, Any]]] = registry.convert_to_dict
+        self.task_typename = self.typenames[Task]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ class _FastCodec:
             "internal_data": self._cleaned(task.internal_data),
             "data": data,
             "delta": delta,
-            "typename": "Task",
+            "typename": self.task_typename,
         }
 
     def _cleaned(self, mapping: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ _CASES = Case.__table__
 _TASKS = Task.__table__
 SELECT_CASE = select(*_CASES.c).where(_CASES.c.id == bindparam("case_id"))
 SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update()
-SELECT_OPEN_TASKS = select(*_TASKS.c).where(_TASKS.c.case_id == bindparam("case_id"),
+SELECT_OPEN_TASKS = select(*_TASKS.c).where(_TASKS.c.case_id.in_(bindparam("case_ids", expanding=True)),
                                             _TASKS.c.state.in_(OPEN_STATES))
 # Every column of the case row but its key, written as the command left the object, only if the
 # row still has the version the command loaded.
@@ -94,9 +94,12 @@ def require_case(engine: Engine, session: Session, case_id: int) -> Case:
     return case
 
 
-def open_task_rows(session: Session, case_id: int) -> dict[uuid.UUID, Task]:
-    """The case's open task rows by id, as plain objects."""
-    return {row.id: Task(**row._mapping) for row in session.execute(SELECT_OPEN_TASKS, {"case_id": case_id})}
+def open_task_rows(session: Session, case_ids: Iterable[int]) -> dict[int, dict[uuid.UUID, Task]]:
+    """The open task rows of each case by id, as plain objects, in one query."""
+    rows: dict[int, dict[uuid.UUID, Task]] = {case_id: {} for case_id in case_ids}
+    for row in session.execute(SELECT_OPEN_TASKS, {"case_ids": list(rows)}):
+        rows[row.case_id][row.id] = Task(**row._mapping)
+    return rows
 
 
 def save_new_version(session: Session, case: Case) -> None:
@@ -109,8 +112,6 @@ def save_new_version(session: Session, case: Case) -> None:
     write(session, SAVE_CASE, values | {"case_id": case.id, "loaded_version": case.version},
           expect_rows=1, conflict="事项已被他人更新，请刷新后重试")
     case.version += 1
-    if case in session:  # loaded through the ORM after all: it must not be flushed a second time
-        session.expunge(case)
 
 
 def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor: str, now: datetime,
@@ -122,7 +123,7 @@ def sync_case(engine: Engine, session: Session, case: Case, workflow: Any, actor
     departments already parties to a new case)."""
     ready = ready_by_id(engine, workflow)
     if open_rows is None:
-        open_rows = open_task_rows(session, case.id)
+        open_rows = open_task_rows(session, [case.id])[case.id]
     # Departments that are parties already: the lead and co-departments (made parties whenever
     # they change) and the owners of open tasks (made parties when their tasks opened).
     if known_parties is None:

@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.bootstrap import Engine
 from engine.models import Case, Task
-from engine.sync import OPEN_STATES, SYSTEM, checkout_workflow, keep_workflow, save_new_version, sync_case
+from engine.sync import (
+    SYSTEM,
+    checkout_workflow,
+    keep_workflow,
+    open_task_rows,
+    save_new_version,
+    sync_case,
+)
 
 log = logging.getLogger("duban.timers")
 
@@ -73,11 +80,6 @@ class _CaseFailed(Exception):
     """A case of a batch fired straight through failed: the batch is fired again, case by case."""
 
 
-_TASKS = Task.__table__
-_OPEN_TASKS_OF_CASES = select(*_TASKS.c).where(_TASKS.c.case_id.in_(bindparam("case_ids", expanding=True)),
-                                               _TASKS.c.state.in_(OPEN_STATES))
-
-
 def _fire_cases(engine: Engine, now: datetime, size: int, passed: set[int], isolate: bool) -> list[Fired] | None:
     still_due: set[int] = set()
     with engine.db.unit_of_work() as uow:
@@ -92,9 +94,7 @@ def _fire_cases(engine: Engine, now: datetime, size: int, passed: set[int], isol
         due = [Case(**row._mapping) for row in session.execute(query)]
         if not due:
             return None
-        open_rows: dict[int, dict[Any, Task]] = {case.id: {} for case in due}
-        for row in session.execute(_OPEN_TASKS_OF_CASES, {"case_ids": list(open_rows)}):
-            open_rows[row.case_id][row.id] = Task(**row._mapping)
+        open_rows = open_task_rows(session, [case.id for case in due])
         done: list[tuple[Case, Any]] = []
         for case in due:
             try:

@@ -13,7 +13,7 @@ from engine.bootstrap import Engine
 from engine.errors import Conflict
 from engine.models import Case, Event, Task
 from engine.org import Account, save_accounts
-from engine.sync import save_new_version
+from engine.sync import lock_case, save_new_version
 from tests.support import ActorOf
 
 ROUNDS = 8
@@ -98,7 +98,7 @@ def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) 
     """Refuse to save a case whose version moved since it was loaded (optimistic versioning)."""
     task = _new_refer_task(engine, actor)
     with engine.db.unit_of_work() as uow:
-        case = uow.session.get(Case, task.case_id)
+        case = lock_case(engine, uow.session, task.case_id)
         assert case is not None
         uow.session.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1)
                             .execution_options(synchronize_session=False))  # another writer
