@@ -65,5 +65,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     register_error_handlers(app)
     app.before_request(auth.authenticate_request)
 
-    logging.getLogger("duban").setLevel(logging.INFO)
+    configure_logging()
     return app
+
+
+def configure_logging() -> None:
+    """duban's own logs at INFO; SpiffWorkflow's at WARNING. SpiffWorkflow records every task state
+    change at INFO (a dozen records a step, each built even when no handler prints it); the audit
+    events are duban's record of what happened."""
+    logging.getLogger("duban").setLevel(logging.INFO)
+    logging.getLogger("spiff").setLevel(logging.WARNING)

@@ -46,7 +46,10 @@ def seed_demo_users(engine: Engine) -> int:
 @click.group()
 def main() -> None:
     """duban 督查督办 — supervision closed loop."""
+    from api import configure_logging
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
 
 
 @main.command("init-db")
