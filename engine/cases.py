@@ -28,6 +28,7 @@ from engine.access import (
 )
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
+from engine.database import fetch, fetch_in
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.models import Case, Deployment, Event, Task, Taskforce, User
 from engine.org import actor_of
@@ -183,9 +184,8 @@ def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
     # PostgreSQL the same statement records the event, in one round trip.
     if engine.db.changes_tables_in_one_statement:
         with engine.db.single_statement() as connection:
-            row = connection.execute(_CLAIM_AND_RECORD, params | {
-                "label_prefix": _CLAIM_LABEL, "event_data": {}}).one_or_none()
-        claimed = None if row is None else Task(**row._mapping)
+            rows = fetch(connection, _CLAIM_AND_RECORD, params | {"label_prefix": _CLAIM_LABEL, "event_data": {}})
+        claimed = Task(**dict(zip(_TASK_COLUMNS, rows[0]))) if rows else None
     else:
         with engine.db.unit_of_work() as uow:
             row = uow.session.execute(_CLAIM, params).one_or_none()
@@ -399,7 +399,7 @@ def _lock_case_of_task(engine: Engine, session: Session,
     """Load (and on PostgreSQL lock) the case a task belongs to with its open tasks, in one query,
     as plain objects; (None, {}) unless the task is open."""
     query = _CASE_OF_TASK_FOR_UPDATE if engine.db.locks_rows else _CASE_OF_TASK
-    rows = session.execute(query, {"task_id": task_id}).all()
+    rows = fetch_in(session, query, {"task_id": task_id})
     if not rows:
         return None, {}
     width = len(_CASE_COLUMNS)
@@ -412,7 +412,8 @@ _CASE_COLUMNS = tuple(c.key for c in Case.__table__.c)
 _TASK_COLUMNS = tuple(c.key for c in _TASKS.c)
 _CASE_OF_TASK = (
     select(*Case.__table__.c, *_TASKS.c)
-    .join_from(Case.__table__, _TASKS, (_TASKS.c.case_id == Case.__table__.c.id) & _TASKS.c.state.in_(OPEN_STATES))
+    .join_from(Case.__table__, _TASKS, (_TASKS.c.case_id == Case.__table__.c.id)
+               & _TASKS.c.state.in_([literal(state) for state in OPEN_STATES]))  # fixed binds, not an expanding IN
     .where(Case.__table__.c.id == select(_TASKS.c.case_id).where(_TASKS.c.id == bindparam("task_id"))
            .scalar_subquery())
 )

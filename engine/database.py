@@ -16,7 +16,8 @@ from types import TracebackType
 from typing import Any, Callable, Iterator, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, Executable, create_engine, event
+from sqlalchemy import (Connection, Engine, Executable, Integer, String, bindparam, create_engine, event, func,
+                        literal_column, select, UpdateBase)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,7 +58,9 @@ class Database:
             # Reads (and single-statement commands) run without BEGIN and ROLLBACK, two round trips
             # less: at READ COMMITTED every statement has its own snapshot anyway. Their own pool, so
             # no connection switches in and out of autocommit on every use.
-            self.read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
+            # Nothing to roll back when one goes back to the pool, either.
+            self.read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                                             **options)
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writers = sessionmaker(self.write_engine, expire_on_commit=False)
         event.listen(self._writers, "do_orm_execute", _send_before_query)
@@ -155,11 +158,18 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Write what the unit of work deferred to its end (``deferred``) and every queued write
-        (``write``), then commit."""
+        (``write``), then commit. On PostgreSQL the writes and the COMMIT go in one round trip,
+        the row-count checks made by the database before it commits."""
         for pending, write_kind in self.session.info.pop(_DEFERRED, {}).values():
             write_kind(self.session, pending)
-        send_writes(self.session)
-        self.session.commit()
+        if self.database.is_sqlite:
+            send_writes(self.session)
+        else:
+            self.session.flush()  # anything added through the ORM goes before the COMMIT
+            queue = self.session.info.pop(_QUEUE, None)
+            if queue:
+                _send_pipelined(self.session.connection(), queue, commit=True)
+        self.session.commit()  # after a pipelined COMMIT: nothing left for the driver to do
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -213,6 +223,8 @@ def write(session: Session, statement: Executable, params: dict[str, Any] | list
     several rows with one statement. A write that must change exactly ``expect_rows`` rows (a
     state or version check) fails the unit of work with a conflict otherwise.
     """
+    if expect_rows is not None and (isinstance(params, list) or not isinstance(statement, UpdateBase)):
+        raise ValueError("a checked write is one INSERT, UPDATE or DELETE construct with one parameter set")
     session.info.setdefault(_QUEUE, []).append(_Write(statement, params, expect_rows, conflict))
 
 
@@ -236,22 +248,56 @@ def _send_before_query(state: Any) -> None:
     send_writes(state.session)
 
 
-def _send_pipelined(connection: Connection, queue: list[_Write]) -> list[int]:
-    """Send writes to PostgreSQL in one round trip; their row counts."""
+def _send_pipelined(connection: Connection, queue: list[_Write], commit: bool = False) -> list[int]:
+    """Send writes to PostgreSQL in one round trip (the pipeline's closing sync); their row counts.
+
+    With ``commit`` the COMMIT goes in the same round trip, so the row-count checks cannot wait
+    for the counts: each checked write is sent as ``WITH w AS (… RETURNING 1) SELECT
+    duban_expect_rows(count(*), n, conflict) FROM w``, which fails the transaction (SQLSTATE
+    DU409) before the COMMIT, which is then not run."""
     raw = connection.connection.driver_connection
     cursors = []
-    with raw.pipeline() as pipeline:
-        for queued in queue:
-            first = queued.params[0] if isinstance(queued.params, list) else queued.params
-            sql, convert = _pipeline_form(queued.statement, connection.dialect, tuple(sorted(first)))
-            cursor = raw.cursor()
-            if isinstance(queued.params, list):
-                cursor.executemany(sql, [convert(p) for p in queued.params])
-            else:
-                cursor.execute(sql, convert(queued.params))
-            cursors.append(cursor)
-        pipeline.sync()
+    try:
+        with raw.pipeline():
+            for queued in queue:
+                params = queued.params
+                statement = queued.statement
+                if commit and queued.expect_rows is not None:
+                    statement = _checked(statement)
+                    check = {_EXPECTED: queued.expect_rows, _CONFLICT: queued.conflict}
+                    params = params | check  # type: ignore[operator]
+                first = params[0] if isinstance(params, list) else params
+                sql, convert = _pipeline_form(statement, connection.dialect, tuple(sorted(first)))
+                cursor = raw.cursor()
+                if isinstance(params, list):
+                    cursor.executemany(sql, [convert(p) for p in params])
+                else:
+                    cursor.execute(sql, convert(params))
+                cursors.append(cursor)
+            if commit:
+                raw.cursor().execute(b"COMMIT", prepare=False)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) == CONFLICT_SQLSTATE:
+            raise Conflict(exc.diag.message_primary or "数据已被他人更新，请刷新后重试") from None  # type: ignore[attr-defined]
+        raise
     return [cursor.rowcount for cursor in cursors]
+
+
+CONFLICT_SQLSTATE = "DU409"  # raised by duban_expect_rows (migration 0007)
+_EXPECTED = "duban_expected_rows"
+_CONFLICT = "duban_conflict"
+_CHECKED: dict[int, tuple[Executable, Executable]] = {}
+
+
+def _checked(statement: Executable) -> Executable:
+    """A write as one statement that fails unless it changes the expected number of rows."""
+    checked = _CHECKED.get(id(statement))
+    if checked is None or checked[0] is not statement:
+        written = statement.returning(literal_column("1")).cte("written")  # type: ignore[attr-defined]
+        check = select(func.duban_expect_rows(func.count(), bindparam(_EXPECTED, type_=Integer()),
+                                              bindparam(_CONFLICT, type_=String()))).select_from(written)
+        checked = _CHECKED[id(statement)] = (statement, check)
+    return checked[1]
 
 
 _PIPELINE_FORMS: dict[tuple[int, str, tuple[str, ...]],
@@ -270,14 +316,70 @@ def _pipeline_form(statement: Executable, dialect: Any,
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
         if "POSTCOMPILE" in compiled.string:
             raise ValueError("a queued write cannot take an expanding (IN) parameter")
-        processors = {name: process for name, bind in compiled.binds.items()
-                      if (process := dialect.type_descriptor(bind.type).bind_processor(dialect)) is not None}
-
-        def convert(params: dict[str, Any]) -> dict[str, Any]:
-            values = compiled.construct_params(params)
-            for name, process in processors.items():
-                values[name] = process(values[name])
-            return values
-
-        form = _PIPELINE_FORMS[key] = (statement, compiled.string, convert)
+        form = _PIPELINE_FORMS[key] = (statement, compiled.string, _converter(compiled, dialect))
     return form[1], form[2]
+
+
+def _converter(compiled: Any, dialect: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """From the caller's parameters to the driver's: defaults filled in, each value through its
+    type's bind processor, as SQLAlchemy itself would send them."""
+    processors = {name: process for name, bind in compiled.binds.items()
+                  if (process := dialect.type_descriptor(bind.type).bind_processor(dialect)) is not None}
+
+    def convert(params: dict[str, Any]) -> dict[str, Any]:
+        values = compiled.construct_params(params)
+        for name, process in processors.items():
+            values[name] = process(values[name])
+        return values
+
+    return convert
+
+
+# -- hot queries -----------------------------------------------------------------------------------
+
+def fetch(connection: Connection, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of a query as a tuple, each value typed as SQLAlchemy types it.
+
+    For the few queries every command runs (the claim, the locking read of a case). On PostgreSQL
+    the query goes to psycopg directly, compiled once by SQLAlchemy, with the same bind and result
+    processors; SQLAlchemy's per-execution work (context, cursor result, row objects) costs as much
+    as the round trip. Elsewhere it runs through SQLAlchemy. Not seen by SQLAlchemy's engine events.
+    """
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(statement, params)]
+    sql, convert, processors = _query_form(statement, connection.dialect)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql, convert(params))
+    rows = cursor.fetchall()
+    if processors:
+        return [tuple(value if process is None else process(value) for process, value in zip(processors, row))
+                for row in rows]
+    return rows
+
+
+def fetch_in(session: Session, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """``fetch`` in a session's transaction, after the writes it has queued."""
+    send_writes(session)
+    return fetch(session.connection(), statement, params)
+
+
+_QUERY_FORMS: dict[tuple[int, str], tuple[Executable, str, Callable[[dict[str, Any]], dict[str, Any]],
+                                          list[Callable[[Any], Any] | None] | None]] = {}
+
+
+def _query_form(statement: Executable, dialect: Any) -> tuple[
+        str, Callable[[dict[str, Any]], dict[str, Any]], list[Callable[[Any], Any] | None] | None]:
+    """A query as psycopg takes it, the conversion of its parameters, and its columns' result
+    processors (None if no column has one)."""
+    key = (id(statement), dialect.name)
+    form = _QUERY_FORMS.get(key)
+    if form is None or form[0] is not statement:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("a fetched query cannot take an expanding (IN) parameter; IN a list of literal()s")
+        convert = _converter(compiled, dialect)
+        processors = [dialect.type_descriptor(column.type).result_processor(dialect, None)
+                      for column in statement.selected_columns]  # type: ignore[attr-defined]
+        form = _QUERY_FORMS[key] = (statement, compiled.string, convert,
+                                    processors if any(processors) else None)
+    return form[1], form[2], form[3]

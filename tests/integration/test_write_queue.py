@@ -91,3 +91,33 @@ def test_queued_values_reach_the_database_as_sqlalchemy_would_send_them(engine: 
         rows = uow.session.scalars(select(Event).where(Event.action == "probe").order_by(Event.id)).all()
     assert [(r.task_id, r.at, r.data, r.label) for r in rows] == [
         (task_id, AT, data, "探测"), (None, AT + timedelta(seconds=1), {}, "探测二")]
+
+
+def test_a_checked_write_sent_with_the_commit_sees_what_another_writer_committed_first(engine: Engine) -> None:
+    """Writes queued before another writer commits go out at commit and are checked against what
+    that writer left (on PostgreSQL by the database itself, in the COMMIT's round trip): the
+    check fails, and none of the unit of work's writes is kept."""
+    case_id = _any_case(engine)
+    still_unurged = (update(CASES).where(CASES.c.id == bindparam("case"), CASES.c.urge_count == 0)
+                     .values(urge_count=1))
+    with engine.db.unit_of_work() as uow:
+        write(uow.session, update(CASES).where(CASES.c.id == bindparam("case")).values(title="改了"),
+              {"case": case_id})
+        write(uow.session, still_unurged, {"case": case_id}, expect_rows=1, conflict="已有人催办")
+        with engine.db.unit_of_work() as other:
+            other.session.execute(SET_URGES, {"case": case_id, "n": 7})
+            other.commit()
+        with pytest.raises(Conflict, match="已有人催办"):
+            uow.commit()
+    assert _urges(engine, case_id) == 7
+    with engine.db.unit_of_work(write=False) as uow:
+        assert uow.session.scalar(select(Case.title).where(Case.id == case_id)) != "改了"
+
+
+def test_only_a_single_insert_update_or_delete_can_be_checked(engine: Engine) -> None:
+    """A row-count check needs one parameter set of a statement construct (the database makes it)."""
+    with engine.db.unit_of_work() as uow:
+        with pytest.raises(ValueError):
+            write(uow.session, SET_URGES, {"case": 1, "n": 1}, expect_rows=1)
+        with pytest.raises(ValueError):
+            write(uow.session, URGE, [{"case": 1, "by": 1}], expect_rows=1)
