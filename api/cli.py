@@ -105,6 +105,11 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
 
         run_in_background(engine)
 
+    def after_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
+        engine.db.forget_inherited_connections()
+        if settings.serve_cpu_affinity:
+            pin_to_one_cpu(worker.age)
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
@@ -115,7 +120,7 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
             if os.path.isdir("/dev/shm"):
                 # The worker's heartbeat touches a file every loop; on a disk-backed /tmp that blocks.
                 self.cfg.set("worker_tmp_dir", "/dev/shm")
-            self.cfg.set("post_fork", lambda server, worker: engine.db.forget_inherited_connections())
+            self.cfg.set("post_fork", after_fork)
             if engine.db.is_sqlite:
                 # Embedded: the timer worker runs as a thread of the (single) HTTP worker process.
                 self.cfg.set("post_worker_init", start_embedded_worker)
@@ -125,6 +130,19 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
 
     click.echo(f"duban 已启动：http://{bind}  （Ctrl-C 停止）")
     _Server().run()
+
+
+def pin_to_one_cpu(worker_number: int) -> int | None:
+    """Keep this process (and the threads it starts) on one of the CPUs it may use: the n-th
+    worker on the n-th CPU, round robin. The CPU chosen, or None where there is nothing to choose."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return None
+    cpu = allowed[(worker_number - 1) % len(allowed)]
+    os.sched_setaffinity(0, {cpu})
+    return cpu
 
 
 @main.command("worker")

@@ -34,6 +34,10 @@ class Settings:
     bpmn_path: str = str(PROJECT_ROOT / "processes.bpmn")
     base_url: str = "http://127.0.0.1:8000"
     sql_echo: bool = False
+    # ``duban serve``: keep the HTTP worker process on one CPU (as uWSGI's cpu-affinity does). A
+    # Python process runs one thread at a time; with its threads spread over CPUs, every request
+    # hands the interpreter lock from the accepting thread to a handler thread on another CPU.
+    serve_cpu_affinity: bool = True
     # Restored workflows kept per process between a case's commands (0 turns the cache off).
     instance_cache_size: int = 1000
     # Notification delivery: email over SMTP, webhooks signed with HMAC-SHA256.

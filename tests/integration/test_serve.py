@@ -1,0 +1,108 @@
+"""``duban serve``: the real server (gunicorn) answers, and keeps its HTTP worker on one CPU."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import TEST_SECRET
+
+DUBAN = str(Path(sys.executable).parent / "duban")
+START_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _healthy(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/api/v1/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def serve(tmp_path: Path, sqlite_template: Path) -> Iterator:  # type: ignore[type-arg]
+    """Start ``duban serve`` on a copy of the test database; yields a function of the environment
+    that returns the HTTP worker's pid."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> int:
+        database = tmp_path / f"serve-{len(started)}.sqlite3"
+        shutil.copy(sqlite_template, database)
+        port = _free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+        environ |= {"DUBAN_DATABASE_URL": f"sqlite:///{database}", "DUBAN_SECRET_KEY": TEST_SECRET} | env
+        proc = subprocess.Popen([DUBAN, "serve", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        started.append(proc)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(port):
+            assert proc.poll() is None, "duban serve exited"
+            assert time.monotonic() < deadline, "duban serve did not answer"
+            time.sleep(0.1)  # waiting for a real process to listen, not for a timer
+        (worker,) = _children(proc.pid)
+        return worker
+
+    yield start
+    for proc in started:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_the_http_worker_runs_on_one_cpu_unless_told_otherwise(serve) -> None:  # type: ignore[no-untyped-def]
+    """The worker's threads share one CPU (the first of those allowed); with
+    DUBAN_SERVE_CPU_AFFINITY=0 it may run on any."""
+    allowed = sorted(os.sched_getaffinity(0))
+    pinned = serve()
+    assert sorted(os.sched_getaffinity(pinned)) == (allowed[:1] if len(allowed) > 1 else allowed)
+    free = serve(DUBAN_SERVE_CPU_AFFINITY="0")
+    assert sorted(os.sched_getaffinity(free)) == allowed
+
+
+def test_workers_are_spread_over_the_cpus_round_robin() -> None:
+    """The n-th worker takes the n-th allowed CPU, wrapping around (checked in a child process,
+    whose affinity is its own)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    code = ("import os, sys; from api.cli import pin_to_one_cpu; "
+            "cpu = pin_to_one_cpu(int(sys.argv[1])); print(cpu, sorted(os.sched_getaffinity(0)))")
+    for number in (1, 2, len(allowed) + 1):
+        out = subprocess.run([sys.executable, "-c", code, str(number)], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[2]).stdout.split()
+        if len(allowed) < 2:
+            assert out[0] == "None"
+            continue
+        expected = allowed[(number - 1) % len(allowed)]
+        assert out == [str(expected), f"[{expected}]"]
