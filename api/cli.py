@@ -88,7 +88,7 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
     """Serve the API and web UI until stopped (Ctrl-C)."""
     from gunicorn.app.base import BaseApplication
 
-    from api import create_app
+    from api import create_app, serving
 
     settings = Settings.from_env()
     settings.check_production()
@@ -108,7 +108,7 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
     def after_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
         engine.db.forget_inherited_connections()
         if settings.serve_cpu_affinity:
-            pin_to_one_cpu(worker.age)
+            serving.pin_to_one_cpu(worker.age)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -116,6 +116,7 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
             self.cfg.set("workers", 1)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", serving.AccessLogger)
             self.cfg.set("graceful_timeout", 5)
             if os.path.isdir("/dev/shm"):
                 # The worker's heartbeat touches a file every loop; on a disk-backed /tmp that blocks.
@@ -130,19 +131,6 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
 
     click.echo(f"duban 已启动：http://{bind}  （Ctrl-C 停止）")
     _Server().run()
-
-
-def pin_to_one_cpu(worker_number: int) -> int | None:
-    """Keep this process (and the threads it starts) on one of the CPUs it may use: the n-th
-    worker on the n-th CPU, round robin. The CPU chosen, or None where there is nothing to choose."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2:
-        return None
-    cpu = allowed[(worker_number - 1) % len(allowed)]
-    os.sched_setaffinity(0, {cpu})
-    return cpu
 
 
 @main.command("worker")

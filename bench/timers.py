@@ -55,7 +55,6 @@ import sys
 import tempfile
 import time
 import uuid
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -71,6 +70,7 @@ from engine.bootstrap import bootstrap  # noqa: E402
 from engine.counts import RECOUNT  # noqa: E402
 from engine.cases import CaseDraft, create_case  # noqa: E402
 from engine.org import Account, actor_of, find_user, load_org, save_accounts  # noqa: E402
+from engine.serialization import compress_state, decompress_state  # noqa: E402
 from engine.schema import upgrade_schema  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.timers import fire_due_timers  # noqa: E402
@@ -121,7 +121,7 @@ def seed_and_template(db_url: str) -> Template:
             title="定时器压测事项", description="bench/timers.py", taskforce="optoelectronics",
             mode="direct", lead_department="econ_it"))
         case = view.case
-        doc = json.loads(zlib.decompress(case.workflow_state))
+        doc = json.loads(decompress_state(case.workflow_state))
         text = json.dumps(doc)  # the standard library's spacing, which the needles below are written in
         task_ids = set(doc["tasks"]) | {k for sp in doc["subprocesses"].values() for k in sp["tasks"]}
         unclaimed = [t for sp in doc["subprocesses"].values() for t in sp["tasks"].values()
@@ -137,7 +137,7 @@ def seed_and_template(db_url: str) -> Template:
         parts = UUID_RE.split(text)
         if set(parts[1::2]) - task_ids:
             raise RuntimeError("the state holds UUIDs that are not task ids")
-        wf = engine.runtime.restore(case.process_version, zlib.compress(text.encode("utf-8"), 1))
+        wf = engine.runtime.restore(case.process_version, compress_state(text.encode("utf-8")))
         wakeup = engine.runtime.next_wakeup(wf)
         if wakeup is None or wakeup < datetime.now(UTC) + timedelta(days=1):
             raise RuntimeError(f"unexpected earliest timer of a not-due clone: {wakeup}")
@@ -150,7 +150,7 @@ def clone_state(tpl: Template) -> tuple[bytes, dict[str, str]]:
     """A clone's compressed state with fresh task UUIDs, and the old -> new id map."""
     mapping = {old: str(uuid.uuid4()) for old in tpl.task_ids}
     text = "".join([mapping[p] if i & 1 else p for i, p in enumerate(tpl.parts)])
-    return zlib.compress(text.encode("utf-8"), 1), mapping
+    return compress_state(text.encode("utf-8")), mapping
 
 
 # -- the two stores -----------------------------------------------------------------------------------
@@ -207,11 +207,11 @@ class Store:
         states = self.states(list(due_at))
         updates = []
         for case_id, when in due_at.items():
-            text = zlib.decompress(states[case_id]).decode("utf-8")
+            text = decompress_state(states[case_id]).decode("utf-8")
             if text.count(self.far_needle) != 1:
                 raise RuntimeError(f"case {case_id} is not a not-due clone")
             text = text.replace(self.far_needle, json.dumps({"event_value": when.isoformat()})[1:-1])
-            updates.append((zlib.compress(text.encode("utf-8"), 1), self.dt(when), case_id))
+            updates.append((compress_state(text.encode("utf-8")), self.dt(when), case_id))
         self.update_states(updates)
 
     # backend specifics
@@ -567,12 +567,12 @@ def tick_cost(db_url: str, armed: int, runs: int = 1000) -> TickCost:
 SECTIONS = (  # (label, owner attribute path, depth): what firing a batch spends its time on, per case
     ("_fire_batch (a batch of cases, one transaction)", "timers._fire_batch", 0),
     ("_fire (one case, in its savepoint)", "timers._fire", 1),
-    ("runtime.restore: zlib + JSON + restore (fast codec)", "runtime.restore", 1),
+    ("runtime.restore: zstd + JSON + restore (fast codec)", "runtime.restore", 1),
     ("runtime.advance: Spiff do_engine_steps/refresh_timers", "runtime.advance", 1),
     ("sync.sync_case", "timers.sync_case", 1),
     ("runtime.ready_tasks", "runtime.ready_tasks", 2),
     ("outbox.notify: recipients, notification + delivery rows", "outbox.notify", 2),
-    ("runtime.save: prune + serialize (fast codec) + zlib", "runtime.save", 1),
+    ("runtime.save: prune + serialize (fast codec) + zstd", "runtime.save", 1),
     ("sync.save_new_version: UPDATE of the case row", "timers.save_new_version", 1),
     ("UnitOfWork.commit", "database.UnitOfWork.commit", 1),
 )
@@ -657,7 +657,7 @@ def profile_firing(store: Store, ids: list[int]) -> str:
     groups: Counter[str] = Counter()
     for (filename, _, func), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         group = next((g for g in ("SpiffWorkflow", "sqlalchemy", "psycopg", "/engine/", "/processes/")
-                      if g in filename), "builtins" if filename == "~" else "stdlib (json, uuid, zlib, ...)")
+                      if g in filename), "builtins" if filename == "~" else "stdlib (json, uuid, ...)")
         groups[group] += tottime
     total = sum(groups.values()) or 1.0
     lines.append(f"own time by package under cProfile ({len(profiled)} cases): " + ", ".join(

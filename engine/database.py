@@ -256,7 +256,7 @@ def _send_pipelined(connection: Connection, queue: list[_Write], commit: bool = 
     duban_expect_rows(count(*), n, conflict) FROM w``, which fails the transaction (SQLSTATE
     DU409) before the COMMIT, which is then not run."""
     raw = connection.connection.driver_connection
-    cursors = []
+    cursors: list[list[Any]] = []
     try:
         with raw.pipeline():
             for queued in queue:
@@ -266,21 +266,19 @@ def _send_pipelined(connection: Connection, queue: list[_Write], commit: bool = 
                     statement = _checked(statement)
                     check = {_EXPECTED: queued.expect_rows, _CONFLICT: queued.conflict}
                     params = params | check  # type: ignore[operator]
-                first = params[0] if isinstance(params, list) else params
-                sql, convert = _pipeline_form(statement, connection.dialect, tuple(sorted(first)))
-                cursor = raw.cursor()
-                if isinstance(params, list):
-                    cursor.executemany(sql, [convert(p) for p in params])
-                else:
-                    cursor.execute(sql, convert(params))
-                cursors.append(cursor)
+                many = params if isinstance(params, list) else [params]
+                sql, convert = _pipeline_form(statement, connection.dialect, tuple(sorted(many[0])))
+                # One execute per parameter set: in a pipeline, psycopg's executemany costs more.
+                cursors.append([raw.cursor() for _ in many])
+                for cursor, one in zip(cursors[-1], many):
+                    cursor.execute(sql, convert(one))
             if commit:
                 raw.cursor().execute(b"COMMIT", prepare=False)
     except Exception as exc:
         if getattr(exc, "sqlstate", None) == CONFLICT_SQLSTATE:
             raise Conflict(exc.diag.message_primary or "数据已被他人更新，请刷新后重试") from None  # type: ignore[attr-defined]
         raise
-    return [cursor.rowcount for cursor in cursors]
+    return [sum(cursor.rowcount for cursor in sent) for sent in cursors]
 
 
 CONFLICT_SQLSTATE = "DU409"  # raised by duban_expect_rows (migration 0007)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -52,17 +53,19 @@ def _healthy(port: int) -> bool:
 @pytest.fixture
 def serve(tmp_path: Path, sqlite_template: Path) -> Iterator:  # type: ignore[type-arg]
     """Start ``duban serve`` on a copy of the test database; yields a function of the environment
-    that returns the HTTP worker's pid."""
+    that returns the HTTP worker's pid, its port and the server's output file."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**env: str) -> int:
+    def start(**env: str) -> tuple[int, int, Path]:
         database = tmp_path / f"serve-{len(started)}.sqlite3"
         shutil.copy(sqlite_template, database)
         port = _free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
         environ |= {"DUBAN_DATABASE_URL": f"sqlite:///{database}", "DUBAN_SECRET_KEY": TEST_SECRET} | env
-        proc = subprocess.Popen([DUBAN, "serve", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        output = tmp_path / f"serve-{len(started)}.log"
+        with open(output, "wb") as log:
+            proc = subprocess.Popen([DUBAN, "serve", "--port", str(port)], env=environ, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         started.append(proc)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _healthy(port):
@@ -70,7 +73,7 @@ def serve(tmp_path: Path, sqlite_template: Path) -> Iterator:  # type: ignore[ty
             assert time.monotonic() < deadline, "duban serve did not answer"
             time.sleep(0.1)  # waiting for a real process to listen, not for a timer
         (worker,) = _children(proc.pid)
-        return worker
+        return worker, port, output
 
     yield start
     for proc in started:
@@ -86,17 +89,32 @@ def test_the_http_worker_runs_on_one_cpu_unless_told_otherwise(serve) -> None:  
     """The worker's threads share one CPU (the first of those allowed); with
     DUBAN_SERVE_CPU_AFFINITY=0 it may run on any."""
     allowed = sorted(os.sched_getaffinity(0))
-    pinned = serve()
+    pinned, _, _ = serve()
     assert sorted(os.sched_getaffinity(pinned)) == (allowed[:1] if len(allowed) > 1 else allowed)
-    free = serve(DUBAN_SERVE_CPU_AFFINITY="0")
+    free, _, _ = serve(DUBAN_SERVE_CPU_AFFINITY="0")
     assert sorted(os.sched_getaffinity(free)) == allowed
+
+
+def test_each_request_is_one_access_log_line(serve) -> None:  # type: ignore[no-untyped-def]
+    """Client, time, request line, status, bytes sent and the time taken."""
+    _, port, output = serve()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/api/v1/health?probe=1")
+    response = conn.getresponse()
+    size = len(response.read())
+    pattern = re.compile(r'^127\.0\.0\.1 \[[^]]+\] "GET /api/v1/health\?probe=1 HTTP/1\.1" 200 (\d+) [\d.]+ms$')
+    deadline = time.monotonic() + 10
+    while not (lines := [m for line in output.read_text().splitlines() if (m := pattern.match(line))]):
+        assert time.monotonic() < deadline, output.read_text()[-2000:]
+        time.sleep(0.05)  # the server writes its log line just after answering
+    assert [int(m.group(1)) for m in lines] == [size]
 
 
 def test_workers_are_spread_over_the_cpus_round_robin() -> None:
     """The n-th worker takes the n-th allowed CPU, wrapping around (checked in a child process,
     whose affinity is its own)."""
     allowed = sorted(os.sched_getaffinity(0))
-    code = ("import os, sys; from api.cli import pin_to_one_cpu; "
+    code = ("import os, sys; from api.serving import pin_to_one_cpu; "
             "cpu = pin_to_one_cpu(int(sys.argv[1])); print(cpu, sorted(os.sched_getaffinity(0)))")
     for number in (1, 2, len(allowed) + 1):
         out = subprocess.run([sys.executable, "-c", code, str(number)], capture_output=True, text=True,

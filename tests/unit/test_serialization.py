@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import FrozenClock
-from engine.serialization import WorkflowSerializer
+from engine.serialization import WorkflowSerializer, decompress_state
 from tests.unit.loop_driver import LoopDriver, assert_codecs_agree
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 in Shanghai
@@ -108,3 +109,16 @@ def test_ids_are_written_in_their_canonical_form() -> None:
     for task_id, task in written["tasks"].items():
         assert task["id"] == task_id == str(UUID(task_id))
         assert all(child == str(UUID(child)) for child in task["children"])
+
+
+def test_states_are_stored_as_zstandard_frames_and_zlib_states_of_earlier_versions_still_load() -> None:
+    """What duban stores now is a Zstandard frame of the JSON; a state an earlier version stored
+    zlib-compressed restores to the same instance."""
+    loop = _handling()
+    serializer = _serializer(loop)
+    raw = serializer.to_json(loop.workflow)
+    stored = serializer.dumps(loop.workflow)
+    assert stored.startswith(b"\x28\xb5\x2f\xfd") and len(stored) < len(raw) / 4
+    assert decompress_state(stored) == raw
+    earlier = zlib.compress(raw, 1)
+    assert serializer.to_json(serializer.loads(earlier)) == raw == serializer.to_json(serializer.loads(stored))
