@@ -127,6 +127,16 @@ def has_engine_work(workflow: BpmnWorkflow) -> bool:
     return False
 
 
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """The user tasks ready anywhere in the instance, as ``get_tasks(state=READY, manual=True)``
+    lists them. Read off the flat task maps; when several are ready, the tree walk gives them in
+    its order."""
+    ready = TaskState.READY
+    found = [task for part in (workflow, *workflow.subprocesses.values()) for task in part.tasks.values()
+             if task._state & ready and task.task_spec.manual]
+    return found if len(found) < 2 else workflow.get_tasks(state=ready, manual=True)
+
+
 @dataclass(frozen=True)
 class ReadyTask:
     """A user task waiting for a person, as the worklist needs it."""
@@ -265,8 +275,7 @@ class WorkflowRuntime:
 
     def ready_tasks(self, workflow: BpmnWorkflow, office_department: str) -> list[ReadyTask]:
         """Every user task that is ready, with its candidate, due time and form target."""
-        return [self._describe(task, office_department)
-                for task in workflow.get_tasks(state=TaskState.READY, manual=True)]
+        return [self._describe(task, office_department) for task in ready_user_tasks(workflow)]
 
     def ready_task(self, workflow: BpmnWorkflow, task_id: UUID, office_department: str) -> ReadyTask | None:
         """One user task if it is ready (as ``ready_tasks`` describes it), else None."""

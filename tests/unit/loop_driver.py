@@ -14,7 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.calendar import WorkingCalendar
 from engine.clock import Clock
-from engine.runtime import ReadyTask, ServiceCall, WorkflowRuntime, has_engine_work
+from engine.runtime import ReadyTask, ServiceCall, WorkflowRuntime, has_engine_work, ready_user_tasks
 from engine.serialization import WorkflowSerializer
 from engine.specs import SpecCache
 from processes.catalogue import build_catalogue
@@ -127,6 +127,7 @@ class LoopDriver:
         self.state_sizes.append(len(state))
         assert_codecs_agree(self.runtime.serializer(self.version), self.workflow)
         assert has_engine_work(self.workflow) == bool(self.workflow.get_tasks(state=TaskState.READY, manual=False))
+        assert ready_user_tasks(self.workflow) == self.workflow.get_tasks(state=TaskState.READY, manual=True)
         if self.roundtrip:
             self.workflow = self.runtime.restore(self.version, state)
 
