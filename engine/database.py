@@ -220,8 +220,9 @@ def write(session: Session, statement: Executable, params: dict[str, Any] | list
     Queued writes are sent in the order queued: before the session's next query, at the end of the
     savepoint they were queued in, or at commit; on PostgreSQL all that are due together go in one
     round trip (psycopg's pipeline mode) instead of one each. A list of parameter sets writes
-    several rows with one statement. A write that must change exactly ``expect_rows`` rows (a
-    state or version check) fails the unit of work with a conflict otherwise.
+    several rows with the one statement. A write that must change exactly ``expect_rows`` rows (a
+    state or version check: one INSERT, UPDATE or DELETE construct, one parameter set) fails the
+    unit of work with a conflict otherwise.
     """
     if expect_rows is not None and (isinstance(params, list) or not isinstance(statement, UpdateBase)):
         raise ValueError("a checked write is one INSERT, UPDATE or DELETE construct with one parameter set")
