@@ -268,11 +268,11 @@ def _send_pipelined(connection: Connection, queue: list[_Write], commit: bool = 
                     check = {_EXPECTED: queued.expect_rows, _CONFLICT: queued.conflict}
                     params = params | check  # type: ignore[operator]
                 many = params if isinstance(params, list) else [params]
-                sql, convert = _pipeline_form(statement, connection.dialect, tuple(sorted(many[0])))
+                form = _driver_form(statement, connection.dialect, tuple(sorted(many[0])))
                 # One execute per parameter set: in a pipeline, psycopg's executemany costs more.
                 cursors.append([raw.cursor() for _ in many])
                 for cursor, one in zip(cursors[-1], many):
-                    cursor.execute(sql, convert(one))
+                    cursor.execute(form.sql, form.convert(one))
             if commit:
                 raw.cursor().execute(b"COMMIT", prepare=False)
     except Exception as exc:
@@ -299,24 +299,37 @@ def _checked(statement: Executable) -> Executable:
     return checked[1]
 
 
-_PIPELINE_FORMS: dict[tuple[int, str, tuple[str, ...]],
-                      tuple[Executable, str, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+@dataclass(frozen=True)
+class _DriverForm:
+    """A statement as psycopg takes it: its SQL, once compiled by SQLAlchemy; a function from the
+    caller's parameters to the driver's; and, for a query, its columns' result processors (None
+    if no column has one)."""
+
+    statement: Executable
+    sql: str
+    convert: Callable[[dict[str, Any]], dict[str, Any]]
+    processors: list[Callable[[Any], Any] | None] | None
 
 
-def _pipeline_form(statement: Executable, dialect: Any,
-                   keys: tuple[str, ...]) -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-    """A statement as psycopg takes it: its SQL once compiled by SQLAlchemy for these parameter
-    names (as SQLAlchemy compiles an INSERT for the columns given), and a function from the
-    caller's parameters to the driver's (defaults filled in, each value through its type's bind
-    processor, as SQLAlchemy itself would send them)."""
+_DRIVER_FORMS: dict[tuple[int, str, tuple[str, ...]], _DriverForm] = {}
+
+
+def _driver_form(statement: Executable, dialect: Any, keys: tuple[str, ...] = ()) -> _DriverForm:
+    """A statement's driver form, compiled for these parameter names (as SQLAlchemy compiles an
+    INSERT for the columns given) and kept."""
     key = (id(statement), dialect.name, keys)
-    form = _PIPELINE_FORMS.get(key)
-    if form is None or form[0] is not statement:
+    form = _DRIVER_FORMS.get(key)
+    if form is None or form.statement is not statement:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
         if "POSTCOMPILE" in compiled.string:
-            raise ValueError("a queued write cannot take an expanding (IN) parameter")
-        form = _PIPELINE_FORMS[key] = (statement, compiled.string, _converter(compiled, dialect))
-    return form[1], form[2]
+            raise ValueError("a statement sent to the driver cannot take an expanding IN parameter; "
+                             "IN a list of literal()s")
+        columns = getattr(statement, "selected_columns", None)
+        processors = None if columns is None else [
+            dialect.type_descriptor(column.type).result_processor(dialect, None) for column in columns]
+        form = _DRIVER_FORMS[key] = _DriverForm(statement, compiled.string, _converter(compiled, dialect),
+                                                processors if processors and any(processors) else None)
+    return form
 
 
 def _converter(compiled: Any, dialect: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -346,10 +359,11 @@ def fetch(connection: Connection, statement: Executable, params: dict[str, Any])
     """
     if connection.dialect.name != "postgresql":
         return [tuple(row) for row in connection.execute(statement, params)]
-    sql, convert, processors = _query_form(statement, connection.dialect)
+    form = _driver_form(statement, connection.dialect)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute(sql, convert(params))
+    cursor.execute(form.sql, form.convert(params))
     rows = cursor.fetchall()
+    processors = form.processors
     if processors:
         return [tuple(value if process is None else process(value) for process, value in zip(processors, row))
                 for row in rows]
@@ -360,25 +374,3 @@ def fetch_in(session: Session, statement: Executable, params: dict[str, Any]) ->
     """``fetch`` in a session's transaction, after the writes it has queued."""
     send_writes(session)
     return fetch(session.connection(), statement, params)
-
-
-_QUERY_FORMS: dict[tuple[int, str], tuple[Executable, str, Callable[[dict[str, Any]], dict[str, Any]],
-                                          list[Callable[[Any], Any] | None] | None]] = {}
-
-
-def _query_form(statement: Executable, dialect: Any) -> tuple[
-        str, Callable[[dict[str, Any]], dict[str, Any]], list[Callable[[Any], Any] | None] | None]:
-    """A query as psycopg takes it, the conversion of its parameters, and its columns' result
-    processors (None if no column has one)."""
-    key = (id(statement), dialect.name)
-    form = _QUERY_FORMS.get(key)
-    if form is None or form[0] is not statement:
-        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-        if "POSTCOMPILE" in compiled.string:
-            raise ValueError("a fetched query cannot take an expanding (IN) parameter; IN a list of literal()s")
-        convert = _converter(compiled, dialect)
-        processors = [dialect.type_descriptor(column.type).result_processor(dialect, None)
-                      for column in statement.selected_columns]  # type: ignore[attr-defined]
-        form = _QUERY_FORMS[key] = (statement, compiled.string, convert,
-                                    processors if any(processors) else None)
-    return form[1], form[2], form[3]

@@ -115,26 +115,31 @@ def _attached_activity(task: Any) -> UUID | None:
     return None
 
 
+def _every_task(workflow: BpmnWorkflow) -> Iterator[Any]:
+    """Every task of the instance and its subprocesses, off their flat task maps (no tree walk)."""
+    for part in (workflow, *workflow.subprocesses.values()):
+        yield from part.tasks.values()
+
+
 def has_engine_work(workflow: BpmnWorkflow) -> bool:
     """Whether a task for the engine (not for a person) is ready anywhere in the instance: what
-    ``get_tasks(state=READY, manual=False)`` finds, read off the flat task maps instead of walking
-    the tree."""
-    ready = TaskState.READY
-    for part in (workflow, *workflow.subprocesses.values()):
-        for task in part.tasks.values():
-            if task._state & ready and not task.task_spec.manual:
-                return True
-    return False
+    ``get_tasks(state=READY, manual=False)`` finds."""
+    return any(task._state & TaskState.READY and not task.task_spec.manual for task in _every_task(workflow))
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
     """The user tasks ready anywhere in the instance, as ``get_tasks(state=READY, manual=True)``
-    lists them. Read off the flat task maps; when several are ready, the tree walk gives them in
-    its order."""
-    ready = TaskState.READY
-    found = [task for part in (workflow, *workflow.subprocesses.values()) for task in part.tasks.values()
-             if task._state & ready and task.task_spec.manual]
-    return found if len(found) < 2 else workflow.get_tasks(state=ready, manual=True)
+    lists them; when several are ready, the tree walk gives them in its order."""
+    found = [task for task in _every_task(workflow) if task._state & TaskState.READY and task.task_spec.manual]
+    return found if len(found) < 2 else workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def _ready_user_task(workflow: BpmnWorkflow, task_id: UUID) -> Any | None:
+    """One user task of the instance if it is ready."""
+    task = workflow.get_task_from_id(task_id)
+    if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+        return None
+    return task
 
 
 @dataclass(frozen=True)
@@ -257,8 +262,8 @@ class WorkflowRuntime:
         self, workflow: BpmnWorkflow, task_id: UUID, form: Mapping[str, Any], result_variable: str | None
     ) -> None:
         """Complete a ready user task with validated form data and run on."""
-        task = workflow.get_task_from_id(task_id)
-        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+        task = _ready_user_task(workflow, task_id)
+        if task is None:
             raise Conflict("任务已不在待办状态 (task is not ready)")
         if result_variable:
             task.data[result_variable] = dict(form)
@@ -279,10 +284,8 @@ class WorkflowRuntime:
 
     def ready_task(self, workflow: BpmnWorkflow, task_id: UUID, office_department: str) -> ReadyTask | None:
         """One user task if it is ready (as ``ready_tasks`` describes it), else None."""
-        task = workflow.get_task_from_id(task_id)
-        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
-            return None
-        return self._describe(task, office_department)
+        task = _ready_user_task(workflow, task_id)
+        return None if task is None else self._describe(task, office_department)
 
     def _describe(self, task: Any, office_department: str) -> ReadyTask:
         spec = task.task_spec
