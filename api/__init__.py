@@ -12,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from api import auth, cases, docs, notifications, org, tasks, web
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
+from engine.org import refuse_production_start
 from engine.settings import Settings
 from processes.catalogue import build_catalogue
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or (engine.settings if engine else Settings.from_env())
     settings.check_production()
     engine = engine or bootstrap(settings, build_catalogue())
+    refuse_production_start(engine)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -5,10 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-import time
-import uuid
 from collections import OrderedDict
-from datetime import timedelta
 
 import jwt
 from flask import current_app, g, jsonify, request
@@ -17,6 +14,7 @@ from flask_smorest import Blueprint, abort
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.schemas import MeSchema, SessionSchema, TokenRequestSchema, TokenSchema
+from engine import sessions
 from engine.access import Actor
 from engine.bootstrap import Engine
 from engine.org import actor_of, find_user
@@ -44,21 +42,26 @@ def engine() -> Engine:
 
 
 def issue_token(username: str, csrf: str | None = None) -> tuple[str, int]:
-    """A signed access token for a user (bound to a CSRF token for a web session) and its lifetime."""
+    """Open a session for a user and sign its access token (bound to a CSRF token for a web
+    session); the token and its lifetime in seconds."""
     eng = engine()
-    ttl = eng.settings.token_ttl_seconds
     now = eng.clock.now()
-    claims = {"sub": username, "iat": now, "exp": now + timedelta(seconds=ttl), "jti": uuid.uuid4().hex}
+    session_id, expires_at = sessions.open_session(eng, username, now)
+    claims = {"sub": username, "iat": now, "exp": expires_at, "jti": session_id}
     if csrf:
         claims["csrf"] = csrf
-    return jwt.encode(claims, eng.settings.secret_key, algorithm=ALGORITHM), ttl
+    return jwt.encode(claims, eng.settings.secret_key, algorithm=ALGORITHM), eng.settings.token_ttl_seconds
 
 
 def _check_password(username: str, password: str) -> str:
-    """The username if the password is right, else 401 (the same cost either way)."""
-    user = find_user(engine(), username)
+    """The username if the password is right, else 401 (the same cost either way). A demo account
+    never signs in in production mode."""
+    eng = engine()
+    user = find_user(eng, username)
     if not check_password_hash(user.password_hash if user else _DUMMY_HASH, password) or user is None:
         abort(401, message="用户名或密码错误")
+    if user.demo and eng.settings.production:
+        abort(401, message="生产模式下演示账号不能登录")
     return user.username
 
 
@@ -87,9 +90,9 @@ def authenticate_request() -> None:
         sent = request.headers.get(CSRF_HEADER, "")
         if not claims.get("csrf") or not hmac.compare_digest(sent, claims["csrf"]):
             abort(403, message="请求缺少有效的 CSRF 令牌，请刷新页面后重试")
-    actor = _actors().get(engine(), claims["sub"])
+    actor = sessions.signed_in(engine(), claims["jti"], claims["sub"], engine().clock.now())
     if actor is None:
-        abort(401, message="用户不存在或已停用")
+        abort(401, message="登录已失效（已退出、已过期或账号已停用），请重新登录")
     g.actor = actor
     g.claims = claims
 
@@ -103,14 +106,27 @@ def _verify(token: str) -> dict:  # type: ignore[type-arg]
         try:
             claims = jwt.decode(
                 token, eng.settings.secret_key, algorithms=[ALGORITHM],
-                options={"require": ["sub", "exp", "iat"], "verify_exp": False, "verify_iat": False},
+                options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False, "verify_iat": False},
             )
         except jwt.InvalidTokenError:
+            abort(401, message="访问令牌无效")
+        if not _well_formed(claims):
             abort(401, message="访问令牌无效")
         verified.add(token, claims)
     if claims["exp"] <= eng.clock.now().timestamp():
         abort(401, message="访问令牌已过期，请重新登录")
     return claims
+
+
+def _well_formed(claims: dict) -> bool:  # type: ignore[type-arg]
+    """Whether every claim duban reads has its type (a signed token may still carry nonsense)."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    return (isinstance(claims.get("sub"), str) and isinstance(claims.get("jti"), str)
+            and number(claims.get("exp")) and number(claims.get("iat"))
+            and isinstance(claims.get("csrf", ""), str))
 
 
 class VerifiedTokens:
@@ -133,34 +149,6 @@ class VerifiedTokens:
             self._claims[token] = claims
             while len(self._claims) > self.size:
                 self._claims.popitem(last=False)
-
-
-class ActorCache:
-    """Signed-in users' actors, kept briefly so a request does not load its user every time.
-
-    A deactivated user or a changed role takes effect within ``ttl`` seconds.
-    """
-
-    def __init__(self, ttl: float = 30.0) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, Actor | None]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, eng: Engine, username: str) -> Actor | None:
-        """The actor of an active user, or None."""
-        now = time.monotonic()
-        entry = self._entries.get(username)
-        if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]
-        user = find_user(eng, username)
-        actor = actor_of(user) if user is not None else None
-        with self._lock:
-            self._entries[username] = (now, actor)
-        return actor
-
-
-def _actors() -> ActorCache:
-    return current_app.extensions.setdefault("duban_actor_cache", ActorCache())
 
 
 def current_actor() -> Actor:
@@ -197,7 +185,8 @@ class SessionView(MethodView):
         username = _check_password(body["username"], body["password"])
         csrf = secrets.token_urlsafe(32)
         token, ttl = issue_token(username, csrf=csrf)
-        actor = _actors().get(engine(), username)
+        user = find_user(engine(), username)
+        actor = actor_of(user) if user is not None else None
         response = jsonify(SessionSchema().dump(_me(actor) | {"csrf_token": csrf, "expires_in": ttl}))
         response.set_cookie(SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="Lax",
                             secure=engine().settings.production, path="/")
@@ -210,7 +199,8 @@ class SessionView(MethodView):
 
     @blp.response(204)
     def delete(self):  # type: ignore[no-untyped-def]
-        """Sign out of the web UI."""
+        """Sign out: end this session in every process at once (cookie or bearer token alike)."""
+        sessions.revoke_session(engine(), g.claims["jti"], engine().clock.now())
         response = current_app.response_class(status=204)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

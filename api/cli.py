@@ -10,9 +10,9 @@ from datetime import date
 import click
 
 from engine.bootstrap import Engine, bootstrap
-from engine.org import Account, load_org, save_accounts
+from engine.org import Account, load_org, refuse_production_start, save_accounts
 from engine.schema import upgrade_schema
-from engine.settings import Settings
+from engine.settings import Settings, SettingError, StartRefused
 from processes.catalogue import build_catalogue, calendar_overrides
 from processes.org import demo_users, org_data
 
@@ -39,11 +39,22 @@ def seed_demo_users(engine: Engine) -> int:
         raise click.ClickException("生产模式下不能创建演示用户 (demo users are never created in production)")
     password_hash = hash_password("demo")
     accounts = [Account(u.username, u.display_name, u.roles, u.department, u.taskforce,
-                        email=f"{u.username}@duban.local") for u in demo_users()]
+                        email=f"{u.username}@duban.local", demo=True) for u in demo_users()]
     return save_accounts(engine, accounts, password_hash)
 
 
-@click.group()
+class _Duban(click.Group):
+    """The command group: a setting it cannot read, or a start production mode refuses, ends the
+    command with its message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (SettingError, StartRefused) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Duban)
 def main() -> None:
     """duban 督查督办 — supervision closed loop."""
     from api import configure_logging
@@ -160,6 +171,7 @@ def worker_command(once: bool, now_text: str | None) -> None:
         clock = FrozenClock(now.astimezone(timezone.utc))
         install_clock(clock)  # SpiffWorkflow's timers read the same time
     engine = bootstrap(Settings.from_env(), build_catalogue(), clock)
+    refuse_production_start(engine)
     if not once:
         click.echo("定时任务进程已启动（Ctrl-C 停止）")
         run_forever(engine)
@@ -215,6 +227,49 @@ def department_webhook_command(code: str, url: str | None) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"{code} 的通知网址：{url or '（已清除）'}")
+
+
+@main.group("user")
+def user_group() -> None:
+    """User accounts (用户账号)."""
+
+
+@user_group.command("list")
+def user_list_command() -> None:
+    """List every account: username, name, department, roles, state."""
+    from engine.org import list_accounts
+
+    for user in list_accounts(_engine()):
+        state = "启用" if user.active else "停用"
+        click.echo(f"{user.username}\t{user.display_name}\t{user.department_code or '-'}\t"
+                   f"{','.join(user.roles)}\t{state}" + ("\t演示账号" if user.demo else ""))
+
+
+@user_group.command("disable")
+@click.argument("usernames", nargs=-1, required=True)
+def user_disable_command(usernames: tuple[str, ...]) -> None:
+    """Disable accounts: their sessions end at once and they can no longer sign in."""
+    _set_active(usernames, False)
+
+
+@user_group.command("enable")
+@click.argument("usernames", nargs=-1, required=True)
+def user_enable_command(usernames: tuple[str, ...]) -> None:
+    """Enable disabled accounts again."""
+    _set_active(usernames, True)
+
+
+def _set_active(usernames: tuple[str, ...], active: bool) -> None:
+    from engine.errors import DomainError
+    from engine.org import set_active
+
+    engine = _engine()
+    for username in usernames:
+        try:
+            set_active(engine, username, active)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"{username} 已{'启用' if active else '停用'}")
 
 
 @main.group("calendar")

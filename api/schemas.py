@@ -120,7 +120,8 @@ class MeSchema(Schema):
 
 
 class SessionSchema(MeSchema):
-    csrf_token = fields.String(metadata={"description": "send as X-CSRF-Token with every change"})
+    csrf_token = fields.String(allow_none=True, metadata={
+        "description": "send as X-CSRF-Token with every change (null for a bearer-token session)"})
     expires_in = fields.Integer(allow_none=True)
 
 

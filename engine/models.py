@@ -118,6 +118,23 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     email: Mapped[str | None] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
+    # Created by ``duban seed-demo`` (password ``demo``): a production start refuses while one is active.
+    demo: Mapped[bool] = mapped_column(default=False)
+
+
+class AuthSession(Base):
+    """A signed-in session: every access token names one (its ``jti``). Checked on every request,
+    so a logout (revoked) or a disabled account takes effect at once in every process."""
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_auth_session_user", "user_id"), Index("ix_auth_session_expires", "expires_at"))
 
 
 class Deployment(Base):

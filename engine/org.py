@@ -11,6 +11,8 @@ from engine.access import Actor
 from engine.bootstrap import Engine
 from engine.errors import InvalidInput, NotFound
 from engine.models import Department, Taskforce, TaskforceMember, User
+from engine.sessions import revoke_sessions_of
+from engine.settings import StartRefused
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Account:
     department: str | None = None
     taskforce: str | None = None
     email: str | None = None
+    demo: bool = False  # made by ``duban seed-demo``
 
 
 def load_org(engine: Engine, org: Mapping[str, Any]) -> None:
@@ -64,7 +67,7 @@ def save_accounts(engine: Engine, accounts: Iterable[Account], password_hash: st
                 username=account.username, display_name=account.display_name,
                 password_hash=password_hash, department_code=account.department,
                 taskforce_code=account.taskforce, roles=list(account.roles),
-                email=account.email, active=True,
+                email=account.email, active=True, demo=account.demo,
             ))
             created += 1
         uow.commit()
@@ -95,3 +98,42 @@ def set_department_webhook(engine: Engine, code: str, url: str | None) -> None:
         department.webhook_url = url
         uow.commit()
     engine.directory.invalidate()
+
+
+def active_demo_accounts(engine: Engine) -> list[str]:
+    """The usernames of the demo accounts that are still active."""
+    with engine.db.unit_of_work(write=False) as uow:
+        return list(uow.session.scalars(select(User.username).where(User.demo.is_(True), User.active.is_(True))
+                                        .order_by(User.id)))
+
+
+def refuse_production_start(engine: Engine) -> None:
+    """In production mode, refuse to start while any demo account is active, naming them."""
+    engine.settings.check_production()
+    if not engine.settings.production:
+        return
+    names = active_demo_accounts(engine)
+    if names:
+        shown = "、".join(names[:20]) + (f" 等 {len(names)} 个" if len(names) > 20 else "")
+        raise StartRefused(f"生产模式下不能启动：仍有启用的演示账号 {shown}（密码均为 demo）。"
+                           f"请先停用：duban user disable USERNAME")
+
+
+def set_active(engine: Engine, username: str, active: bool) -> User:
+    """Enable or disable an account; a disabled account's sessions end at once."""
+    with engine.db.unit_of_work() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"未知的用户：{username}")
+        user.active = active
+        uow.commit()
+    if not active:
+        revoke_sessions_of(engine, username, engine.clock.now())
+    engine.directory.invalidate()
+    return user
+
+
+def list_accounts(engine: Engine) -> list[User]:
+    """Every account, in the order they were created."""
+    with engine.db.unit_of_work(write=False) as uow:
+        return list(uow.session.scalars(select(User).order_by(User.id)))

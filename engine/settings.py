@@ -31,7 +31,6 @@ class Settings:
     token_ttl_seconds: int = 8 * 3600
     timezone: str = "Asia/Shanghai"
     closing_time: str = "18:00"
-    bpmn_path: str = str(PROJECT_ROOT / "processes.bpmn")
     base_url: str = "http://127.0.0.1:8000"
     sql_echo: bool = False
     # ``duban serve``: keep the HTTP worker process on one CPU (as uWSGI's cpu-affinity does). A
@@ -63,26 +62,46 @@ class Settings:
             if raw is None and f.name in UNPREFIXED:
                 raw = environ.get(f.name.upper())
             if raw is not None:
-                values[f.name] = _parse(raw, f.type)
+                values[f.name] = _parse(PREFIX + f.name.upper(), raw, f.type)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
     def check_production(self) -> None:
         """Refuse to run in production with the development secret or demo conveniences."""
         if self.production and self.secret_key == DEFAULT_SECRET_KEY:
-            raise RuntimeError(
+            raise StartRefused(
                 "生产模式下必须设置 DUBAN_SECRET_KEY（或 SECRET_KEY）："
                 "refusing to start in production with the default secret key"
             )
         if self.production and len(self.secret_key) < 32:
-            raise RuntimeError("DUBAN_SECRET_KEY must be at least 32 characters in production")
+            raise StartRefused("DUBAN_SECRET_KEY must be at least 32 characters in production")
 
 
-def _parse(raw: str, annotation: object) -> object:
-    """Convert an environment string to the field's declared type."""
+class StartRefused(RuntimeError):
+    """The service must not start as configured (production safety); the message says why."""
+
+
+class SettingError(ValueError):
+    """A setting's value cannot be understood; the message names the setting."""
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def _parse(name: str, raw: str, annotation: object) -> object:
+    """Convert an environment string to the field's declared type, or fail naming the setting."""
     kind = str(annotation)
     if kind == "bool":
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise SettingError(f"{name}={raw!r}: 不是布尔值 (expected one of 1/0, true/false, yes/no, on/off)")
     if kind == "int":
-        return int(raw)
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise SettingError(f"{name}={raw!r}: 不是整数 (expected a whole number)") from None
     return raw

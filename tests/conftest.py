@@ -30,13 +30,14 @@ from processes.org import demo_users, org_data
 # Wednesday 25 November 2026, 09:00 in Shanghai.
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
-CASE_TABLES = ("delivery", "notification", "event", "task", "case_party", "supervision_case", "worklist_count")
+CASE_TABLES = ("delivery", "notification", "event", "task", "case_party", "supervision_case", "worklist_count",
+               "auth_session")
 
 
 def demo_accounts() -> list[Account]:
     """The demo users as accounts."""
     return [Account(u.username, u.display_name, u.roles, u.department, u.taskforce,
-                    email=f"{u.username}@duban.local") for u in demo_users()]
+                    email=f"{u.username}@duban.local", demo=True) for u in demo_users()]
 
 
 def _postgres_url() -> str:
@@ -111,6 +112,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         # Accounts and org changes a test made go too: every test starts from the seeded data.
         demo = [account.username for account in demo_accounts()]
         conn.execute(text("DELETE FROM user_account WHERE NOT (username = ANY(:demo))"), {"demo": demo})
+        conn.execute(text("UPDATE user_account SET active = true"))
         conn.execute(text("UPDATE department SET webhook_url = NULL"))
     db.dispose()
     return url

@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from api import create_app
+from engine import sessions
 from engine.settings import DEFAULT_SECRET_KEY, Settings
 from tests.api.helpers import API, assert_error
 from tests.conftest import TEST_SECRET
@@ -18,10 +19,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def signed(secret: str, clock, **claims) -> str:  # type: ignore[no-untyped-def]
-    """A token for dispatcher signed with secret, valid for an hour unless claims say otherwise."""
-    now = clock.now()
-    body = {"sub": "dispatcher", "iat": now, "exp": now + timedelta(hours=1)} | claims
+def signed(secret: str, engine, **claims) -> str:  # type: ignore[no-untyped-def]
+    """A token for dispatcher's new session signed with secret, valid for an hour unless claims say
+    otherwise."""
+    now = engine.clock.now()
+    session_id, _ = sessions.open_session(engine, "dispatcher", now)
+    body = {"sub": "dispatcher", "iat": now, "exp": now + timedelta(hours=1), "jti": session_id} | claims
     return jwt.encode(body, secret, algorithm="HS256")
 
 
@@ -47,10 +50,10 @@ def test_garbage_token_is_unauthorized(client):
     assert_error(client.get(f"{API}/me", headers={"Authorization": "Bearer "}), 401, "unauthorized")
 
 
-def test_token_signed_with_another_key_is_unauthorized(client, clock):
+def test_token_signed_with_another_key_is_unauthorized(client, engine):
     """Answer a well-formed token signed with a foreign key with 401."""
-    assert client.get(f"{API}/me", headers=bearer(signed(TEST_SECRET, clock))).status_code == 200
-    forged = signed("another-secret-key-that-is-long-enough-for-hs256", clock)
+    assert client.get(f"{API}/me", headers=bearer(signed(TEST_SECRET, engine))).status_code == 200
+    forged = signed("another-secret-key-that-is-long-enough-for-hs256", engine)
     assert_error(client.get(f"{API}/me", headers=bearer(forged)), 401, "unauthorized")
 
 
@@ -60,9 +63,22 @@ def test_token_without_expiry_is_unauthorized(client, clock):
     assert_error(client.get(f"{API}/me", headers=bearer(token)), 401, "unauthorized")
 
 
-def test_token_of_unknown_user_is_unauthorized(client, clock):
+@pytest.mark.parametrize("claims", [{"exp": "x"}, {"iat": "yesterday"}, {"exp": True}, {"sub": 5},
+                                    {"jti": 12}, {"jti": None}, {"csrf": ["x"]}, {"sub": None}])
+def test_a_signed_token_with_a_malformed_claim_is_unauthorized(client, engine, claims):
+    """Answer 401, never 500, to a correctly signed token whose claims have the wrong types."""
+    assert_error(client.get(f"{API}/me", headers=bearer(signed(TEST_SECRET, engine, **claims))), 401, "unauthorized")
+
+
+def test_a_token_naming_no_session_is_unauthorized(client, engine):
+    """Refuse a correctly signed token whose session was never opened."""
+    token = signed(TEST_SECRET, engine, jti="0" * 32)
+    assert_error(client.get(f"{API}/me", headers=bearer(token)), 401, "unauthorized")
+
+
+def test_token_of_unknown_user_is_unauthorized(client, engine):
     """Answer a correctly signed token for a user that does not exist with 401."""
-    token = signed(TEST_SECRET, clock, sub="ghost")
+    token = signed(TEST_SECRET, engine, sub="ghost")
     assert_error(client.get(f"{API}/me", headers=bearer(token)), 401, "unauthorized")
 
 

@@ -54,3 +54,48 @@ def test_a_wrong_password_sets_no_cookie(client) -> None:  # type: ignore[no-unt
     """Answer 401 and set nothing for a wrong password."""
     response = client.post(f"{API}/auth/session", json={"username": "dispatcher", "password": "x"})
     assert response.status_code == 401 and "Set-Cookie" not in response.headers
+
+
+def _second_process(engine):  # type: ignore[no-untyped-def]
+    """Another API process on the same database: an engine and app of its own, its own caches."""
+    from api import create_app
+    from engine.bootstrap import bootstrap
+    from processes.catalogue import build_catalogue
+
+    other = bootstrap(engine.settings, build_catalogue(), engine.clock)
+    app = create_app(engine=other)
+    app.testing = True
+    return other, app.test_client()
+
+
+def test_signing_out_ends_the_session_in_every_process_at_once(client, engine) -> None:  # type: ignore[no-untyped-def]
+    """Refuse the signed-out cookie at once, here and in another process that had just accepted it."""
+    other, other_client = _second_process(engine)
+    try:
+        response = _sign_in(client)
+        csrf = response.get_json()["csrf_token"]
+        cookie = response.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+        other_client.set_cookie("duban_session", cookie)
+        assert other_client.get(f"{API}/me").status_code == 200  # the other process knows the session
+        assert client.delete(f"{API}/auth/session", headers={"X-CSRF-Token": csrf}).status_code == 204
+        assert other_client.get(f"{API}/me").status_code == 401
+        client.set_cookie("duban_session", cookie)  # a browser that kept the cookie
+        assert client.get(f"{API}/me").status_code == 401
+    finally:
+        other.db.dispose()
+
+
+def test_signing_out_with_a_bearer_token_ends_that_token_only(client) -> None:  # type: ignore[no-untyped-def]
+    """End the token a client signs out with; another session of the same user goes on."""
+    first = client.post(f"{API}/auth/token", json={"username": "econ_it", "password": "demo"}).get_json()
+    second = client.post(f"{API}/auth/token", json={"username": "econ_it", "password": "demo"}).get_json()
+    headers = {"Authorization": f"Bearer {first['access_token']}"}
+    assert client.delete(f"{API}/auth/session", headers=headers).status_code == 204
+    assert client.get(f"{API}/me", headers=headers).status_code == 401
+    assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {second['access_token']}"}).status_code == 200
+
+
+def test_a_bearer_session_has_no_csrf_token(client, auth) -> None:  # type: ignore[no-untyped-def]
+    """Describe a bearer-token session with csrf_token null, as the OpenAPI document says."""
+    body = client.get(f"{API}/auth/session", headers=auth("econ_it")).get_json()
+    assert body["username"] == "econ_it" and body["csrf_token"] is None

@@ -16,8 +16,9 @@ from tests.support import ActorOf
 DUBAN = str(Path(sys.executable).parent / "duban")
 
 
-def _duban(*args: str, database_url: str | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+def _duban(*args: str, database_url: str | None = None, cwd: Path,
+           **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")} | settings
     if database_url:
         env["DUBAN_DATABASE_URL"] = database_url
     return subprocess.run([DUBAN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
@@ -100,3 +101,27 @@ def test_operators_set_a_departments_webhook(engine: Engine, database_url: str, 
     assert unknown.returncode == 1 and "nowhere" in unknown.stderr
     bad = _duban("department-webhook", "econ_it", "ftp://x", database_url=database_url, cwd=tmp_path)
     assert bad.returncode == 1
+
+
+def test_a_boolean_setting_the_command_does_not_understand_stops_it_naming_the_setting(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Stop ``DUBAN_PRODUCTION=y duban worker --once`` with the setting's name, not development mode."""
+    result = _duban("worker", "--once", database_url=database_url, cwd=tmp_path, DUBAN_PRODUCTION="y")
+    assert result.returncode != 0
+    assert "DUBAN_PRODUCTION" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_production_worker_refuses_to_start_beside_demo_accounts_until_they_are_disabled(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """Refuse the production worker while a demo account is active; an operator disables them."""
+    production = {"DUBAN_PRODUCTION": "true", "DUBAN_SECRET_KEY": "k" * 40}
+    refused = _duban("worker", "--once", database_url=database_url, cwd=tmp_path, **production)
+    assert refused.returncode != 0 and "dispatcher" in refused.stderr
+    listed = _duban("user", "list", database_url=database_url, cwd=tmp_path)
+    demo = [line.split("\t")[0] for line in listed.stdout.splitlines() if line.endswith("演示账号")]
+    assert "dispatcher" in demo and "econ_it_leader" in demo
+    assert _duban("user", "disable", *demo, database_url=database_url, cwd=tmp_path).returncode == 0
+    started = _duban("worker", "--once", database_url=database_url, cwd=tmp_path, **production)
+    assert started.returncode == 0, started.stderr
