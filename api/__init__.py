@@ -9,7 +9,7 @@ import orjson
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-from api import auth, cases, docs, notifications, org, tasks, web
+from api import auth, cases, docs, notifications, org, parsing, tasks, web
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
 from engine.org import refuse_production_start
@@ -57,14 +57,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "info": {"description": "督查督办闭环：问题收集 → 转办 → 处置 → 反馈 → 办结"},
         },
     )
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_kb * 1024
     app.json = FastJSONProvider(app)
     app.extensions["duban_engine"] = engine
+    app.url_map.converters["id"] = parsing.IdConverter
     api = DubanApi(app)
+    api.register_converter(parsing.IdConverter, parsing.id_parameter_schema)
     for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp, notifications.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.blp)
     app.register_blueprint(web.blp)
     register_error_handlers(app)
+    app.before_request(parsing.limit_request_body)
     app.before_request(auth.authenticate_request)
 
     configure_logging()

@@ -10,7 +10,8 @@ from collections import OrderedDict
 import jwt
 from flask import current_app, g, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+from api.parsing import DubanBlueprint
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.schemas import MeSchema, SessionSchema, TokenRequestSchema, TokenSchema
@@ -25,7 +26,7 @@ CSRF_HEADER = "X-CSRF-Token"
 # The OpenAPI document and its viewer need no token; views opt out with ``public = True``.
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs_static.swagger_asset"}
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与当前用户")
+blp = DubanBlueprint("auth", __name__, url_prefix="/api/v1", description="登录与当前用户")
 
 # Checked against when a username is unknown, so both paths cost one hash.
 _DUMMY_HASH = generate_password_hash("not-a-password")

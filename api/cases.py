@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from api.parsing import DubanBlueprint
 
 from api.auth import current_actor, engine
 from api.schemas import (
@@ -19,7 +19,7 @@ from api.schemas import (
 from engine import cases
 from engine.worklist import CaseQuery, list_cases
 
-blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="督办事项")
+blp = DubanBlueprint("cases", __name__, url_prefix="/api/v1/cases", description="督办事项")
 
 
 @blp.route("")
@@ -39,7 +39,7 @@ class CasesView(MethodView):
         return cases.create_case(engine(), current_actor(), cases.CaseDraft(**body))
 
 
-@blp.route("/<int:case_id>")
+@blp.route("/<id:case_id>")
 class CaseView(MethodView):
     """One case."""
 
@@ -49,7 +49,7 @@ class CaseView(MethodView):
         return case_with_tasks(case_id)
 
 
-@blp.route("/<int:case_id>/events")
+@blp.route("/<id:case_id>/events")
 class CaseEventsView(MethodView):
     """A case's history."""
 
@@ -59,7 +59,7 @@ class CaseEventsView(MethodView):
         return cases.case_events(engine(), current_actor(), case_id)
 
 
-@blp.route("/<int:case_id>/diagram")
+@blp.route("/<id:case_id>/diagram")
 class DiagramView(MethodView):
     """A case's place in its process."""
 
@@ -69,7 +69,7 @@ class DiagramView(MethodView):
         return cases.case_diagram(engine(), current_actor(), case_id)
 
 
-@blp.route("/<int:case_id>/urge")
+@blp.route("/<id:case_id>/urge")
 class UrgeView(MethodView):
     """催办."""
 
@@ -80,7 +80,7 @@ class UrgeView(MethodView):
         return cases.urge_case(engine(), current_actor(), case_id, body["message"])
 
 
-@blp.route("/<int:case_id>/inspections")
+@blp.route("/<id:case_id>/inspections")
 class InspectionsView(MethodView):
     """实地查办 on a running case."""
 

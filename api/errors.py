@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, ProcessError
@@ -20,9 +21,12 @@ STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
-    429: "too_many_requests",
+    429: "too_many_attempts",
+    431: "headers_too_large",
     500: "internal_error",
 }
 DOMAIN_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidInput: 422, ProcessError: 500}
@@ -33,7 +37,12 @@ DEFAULT_MESSAGES = {
     404: "资源不存在",
     405: "不支持的请求方法",
     409: "状态冲突",
+    413: "请求体过大",
+    414: "请求地址过长",
+    415: "不支持的文件类型",
     422: "输入校验未通过",
+    429: "尝试次数过多，请稍后再试",
+    431: "请求头过大",
     500: "服务器内部错误",
 }
 
@@ -53,13 +62,13 @@ def _flatten_locations(messages: Any) -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if not isinstance(messages, dict):
         return {"_request": [str(messages)]}
-    for location, fields in messages.items():
-        if isinstance(fields, dict):
-            for name, value in _flatten_fields(fields).items():
+    for location, named in messages.items():
+        if isinstance(named, dict):
+            for name, value in _flatten_fields(named).items():
                 flat[name] = value
         else:
             flat["_request" if location in ("json", "query") else location] = [
-                str(v) for v in (fields if isinstance(fields, list) else [fields])
+                str(v) for v in (named if isinstance(named, list) else [named])
             ]
     return flat
 
@@ -75,8 +84,21 @@ def _flatten_fields(fields: dict[Any, Any], prefix: str = "") -> dict[str, list[
     return flat
 
 
+class ErrorSchema(Schema):
+    """Every error the API answers (the OpenAPI document's error responses)."""
+
+    code = fields.String(required=True, metadata={
+        "description": "bad_request, unauthorized, forbidden, not_found, conflict, payload_too_large, "
+                       "validation_error, …"})
+    message = fields.String(required=True, metadata={"description": "说明（中文）"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
+                         metadata={"description": "field name → messages; empty when no field is at fault"})
+
+
 class DubanApi(Api):
     """flask-smorest's Api, answering errors in duban's format."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[no-untyped-def]
         """Render an HTTP error (including webargs validation errors) in duban's format."""

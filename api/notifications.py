@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from api.parsing import DubanBlueprint
 
 from api.auth import current_actor, engine
 from api.schemas import NotificationListArgs, NotificationPageSchema, NotificationSchema
 from engine import outbox
 
-blp = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications", description="通知")
+blp = DubanBlueprint("notifications", __name__, url_prefix="/api/v1/notifications", description="通知")
 
 
 @blp.route("")
@@ -23,7 +23,7 @@ class NotificationsView(MethodView):
         return outbox.list_inbox(engine(), current_actor(), args["unread"], args["page"], args["per_page"])
 
 
-@blp.route("/<int:notification_id>/read")
+@blp.route("/<id:notification_id>/read")
 class ReadView(MethodView):
     """Mark read."""
 

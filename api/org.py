@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from api.parsing import DubanBlueprint
 
 from api.auth import engine
 from api.schemas import DepartmentSchema, TaskforceSchema
 from engine.worklist import list_departments, list_taskforces
 
-health_blp = Blueprint("health", __name__, url_prefix="/api/v1", description="健康检查")
-blp = Blueprint("org", __name__, url_prefix="/api/v1", description="组织机构：单位与专班")
+health_blp = DubanBlueprint("health", __name__, url_prefix="/api/v1", description="健康检查")
+blp = DubanBlueprint("org", __name__, url_prefix="/api/v1", description="组织机构：单位与专班")
 
 
 @health_blp.route("/health")

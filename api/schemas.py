@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, missing, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing, validate
 from sqlalchemy import Row
 
+from api.parsing import MAX_ID
+
 TASK_STATES = ["ready", "claimed", "completed", "cancelled"]
+MAX_PAGE = 1_000_000  # a page beyond it would start past any list duban keeps
 WARNINGS = ["green", "yellow", "red"]
 
 
@@ -84,6 +87,38 @@ def _nested_plan(field: fields.Field) -> Any:
     if as_list or inner.many:
         return lambda value: schema._serialize(value, many=True)
     return schema._serialize
+
+
+class Text(fields.String):
+    """Text a person typed, trimmed. A required one must not be blank; an optional blank one reads
+    as not given (null)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            if self.required:
+                raise ValidationError("不能为空。")
+            return None
+        return text
+
+    def _validate(self, value: Any) -> None:
+        if value is not None:  # a blank optional text is simply not given
+            super()._validate(value)
+
+
+class Code(fields.String):
+    """A code naming something (a department, a task force, a mode), trimmed; never blank."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        code = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not code:
+            raise ValidationError("不能为空。")
+        return code
+
+
+def Id(**kwargs: Any) -> fields.Integer:  # noqa: N802 - a field factory, named like a field
+    """A database id (1 to 2^63 - 1)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class StrictSchema(Schema):
@@ -215,13 +250,14 @@ class CaseDetailSchema(CaseSchema):
 
 
 class CaseCreateSchema(StrictSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=10000))
-    taskforce = fields.String(required=True)
-    source = fields.String(load_default=None, validate=validate.Length(max=64))
-    mode = fields.String(load_default=None)
-    lead_department = fields.String(load_default=None)
-    co_departments = fields.List(fields.String(), load_default=list)
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    description = Text(required=True, validate=validate.Length(min=1, max=10000))
+    taskforce = Code(required=True, validate=validate.Length(max=64))
+    source = Text(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    mode = Code(load_default=None, validate=validate.Length(max=16))
+    lead_department = Code(load_default=None, validate=validate.Length(max=64))
+    co_departments = fields.List(Code(validate=validate.Length(max=64)), load_default=list,
+                                 validate=validate.Length(max=50))
     deadline_working_days = fields.Integer(strict=True, load_default=None,
                                            validate=validate.Range(min=1, max=250))
     report_every_working_days = fields.Integer(
@@ -240,11 +276,11 @@ class DiagramSchema(Schema):
 
 
 class UrgeSchema(StrictSchema):
-    message = fields.String(load_default=None, validate=validate.Length(max=1000))
+    message = Text(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class InspectionRequestSchema(StrictSchema):
-    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+    note = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class NotificationSchema(FastDumpSchema):
@@ -281,11 +317,11 @@ class CompleteSchema(StrictSchema):
 
 
 class AssignSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    username = Code(required=True, validate=validate.Length(max=64))
 
 
 class PageArgs(QuerySchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -293,11 +329,11 @@ class TaskListArgs(PageArgs):
     scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "department", "all"]))
     state = fields.String(load_default="open", metadata={
         "description": "ready, claimed, completed, cancelled, open (ready+claimed) or all; comma-separated"})
-    case_id = fields.Integer(load_default=None)
-    name = fields.String(load_default=None)
+    case_id = Id(load_default=None)
+    name = fields.String(load_default=None, validate=validate.Length(max=64))
     warning = fields.String(load_default=None, validate=validate.OneOf(WARNINGS))
-    mode = fields.String(load_default=None)
-    taskforce = fields.String(load_default=None)
+    mode = fields.String(load_default=None, validate=validate.Length(max=64))
+    taskforce = fields.String(load_default=None, validate=validate.Length(max=64))
     sort = fields.String(load_default="due_at",
                          validate=validate.OneOf(["due_at", "-due_at", "created_at", "-created_at"]))
 
@@ -308,9 +344,9 @@ class NotificationListArgs(PageArgs):
 
 class CaseListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed", "cancelled"]))
-    mode = fields.String(load_default=None)
-    taskforce = fields.String(load_default=None)
-    department = fields.String(load_default=None)
+    mode = fields.String(load_default=None, validate=validate.Length(max=64))
+    taskforce = fields.String(load_default=None, validate=validate.Length(max=64))
+    department = fields.String(load_default=None, validate=validate.Length(max=64))
     warning = fields.String(load_default=None, validate=validate.OneOf(WARNINGS))
     sort = fields.String(load_default="-created_at",
                          validate=validate.OneOf(["-created_at", "created_at", "due_at", "-escalation_level"]))

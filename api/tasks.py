@@ -5,7 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
+from api.parsing import DubanBlueprint
 
 from api.auth import current_actor, engine
 from api.schemas import (
@@ -21,7 +22,7 @@ from api.schemas import (
 from engine import cases
 from engine.worklist import TaskQuery, list_tasks
 
-blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务")
+blp = DubanBlueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务")
 
 
 def _states(value: str) -> tuple[str, ...]:

@@ -130,6 +130,15 @@ def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     return or_(*conditions) if conditions else false()
 
 
+def may_create_in(actor: Actor, taskforce: str) -> bool:
+    """Whether the actor may record a case in a task force: only where they will see it. Oversight
+    roles see every case and a department's member sees its own (the department becomes a party);
+    a task-force leader sees only their task force's cases."""
+    if actor.sees_everything or (actor.department and actor.roles & DEPARTMENT_ROLES):
+        return True
+    return actor.has("taskforce_leader") and actor.taskforce == taskforce
+
+
 def may_work_on(actor: Actor, task: Task) -> bool:
     """Whether the actor may claim and complete the task."""
     if task.role == "department":

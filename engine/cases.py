@@ -19,6 +19,7 @@ from engine import audit, outbox
 from engine.access import (
     Actor,
     may_assign,
+    may_create_in,
     may_see_task,
     may_work_on,
     visible_cases,
@@ -38,6 +39,8 @@ from engine.sync import (
     case_facts,
     checkout_workflow,
     keep_workflow,
+    lock_case,
+    open_task_rows,
     ready_task,
     require_case,
     save_new_version,
@@ -105,6 +108,8 @@ def create_case(engine: Engine, actor: Actor, draft: CaseDraft) -> CaseView:
     with engine.db.unit_of_work() as uow:
         session = uow.session
         _check_draft(session, draft, mode_name, mode.needs_lead_department, engine.directory.assignable())
+        if not may_create_in(actor, draft.taskforce):
+            raise Forbidden("只能在本人负责的专班内登记事项", {"taskforce": [f"无权在专班 {draft.taskforce} 登记事项"]})
         given = {
             "title": draft.title,
             "description": draft.description,
@@ -225,7 +230,7 @@ def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> Task:
     """Give a claimed task back to the department's worklist."""
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
-        task = _task_for_action(uow.session, actor, task_id)
+        task = _lock_task(engine, uow.session, actor, task_id)
         if task.state != "claimed":
             raise Conflict("任务未被签收" if task.state == "ready" else "任务已结束")
         if task.assignee != actor.username and not may_assign(actor, task):
@@ -247,7 +252,7 @@ def assign_task(engine: Engine, actor: Actor, task_id: uuid.UUID, username: str)
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
         session = uow.session
-        task = _task_for_action(session, actor, task_id)
+        task = _lock_task(engine, session, actor, task_id)
         if not may_assign(actor, task):
             raise Forbidden("只有本单位负责人可以指派任务")
         _require_open(task)
@@ -396,28 +401,28 @@ def _count_loops(case: Case, action: str) -> None:
 
 def _lock_case_of_task(engine: Engine, session: Session,
                        task_id: uuid.UUID) -> tuple[Case | None, dict[uuid.UUID, Task]]:
-    """Load (and on PostgreSQL lock) the case a task belongs to with its open tasks, in one query,
-    as plain objects; (None, {}) unless the task is open."""
+    """Lock the case a task belongs to, then load its open tasks, as plain objects; (None, {})
+    unless the task is open.
+
+    Two statements, not one: a locking read that waited for another command's commit sees that
+    command's case row, but a join in the same statement would still read the task rows as they
+    were before it (PostgreSQL re-checks only the locked row), missing a task it opened."""
     query = _CASE_OF_TASK_FOR_UPDATE if engine.db.locks_rows else _CASE_OF_TASK
     rows = fetch_in(session, query, {"task_id": task_id})
     if not rows:
         return None, {}
-    width = len(_CASE_COLUMNS)
-    case = Case(**dict(zip(_CASE_COLUMNS, rows[0][:width])))
-    tasks = [Task(**dict(zip(_TASK_COLUMNS, row[width:]))) for row in rows]
-    return case, {task.id: task for task in tasks}
+    case = Case(**dict(zip(_CASE_COLUMNS, rows[0])))
+    open_rows = open_task_rows(session, [case.id])[case.id]
+    if task_id not in open_rows:
+        return None, {}
+    return case, open_rows
 
 
 _CASE_COLUMNS = tuple(c.key for c in Case.__table__.c)
 _TASK_COLUMNS = tuple(c.key for c in _TASKS.c)
-_CASE_OF_TASK = (
-    select(*Case.__table__.c, *_TASKS.c)
-    .join_from(Case.__table__, _TASKS, (_TASKS.c.case_id == Case.__table__.c.id)
-               & _TASKS.c.state.in_([literal(state) for state in OPEN_STATES]))  # fixed binds, not an expanding IN
-    .where(Case.__table__.c.id == select(_TASKS.c.case_id).where(_TASKS.c.id == bindparam("task_id"))
-           .scalar_subquery())
-)
-_CASE_OF_TASK_FOR_UPDATE = _CASE_OF_TASK.with_for_update(of=Case.__table__)
+_CASE_OF_TASK = select(*Case.__table__.c).where(
+    Case.__table__.c.id == select(_TASKS.c.case_id).where(_TASKS.c.id == bindparam("task_id")).scalar_subquery())
+_CASE_OF_TASK_FOR_UPDATE = _CASE_OF_TASK.with_for_update(key_share=True)
 
 
 def _task_for_action(session: Session, actor: Actor, task_id: uuid.UUID) -> Task:
@@ -425,6 +430,17 @@ def _task_for_action(session: Session, actor: Actor, task_id: uuid.UUID) -> Task
     if task is None:
         raise NotFound("任务不存在")
     return task
+
+
+def _lock_task(engine: Engine, session: Session, actor: Actor, task_id: uuid.UUID) -> Task:
+    """A task the actor may see, read again after its case is locked: the case before its tasks,
+    as every command takes them."""
+    task = _task_for_action(session, actor, task_id)
+    lock_case(engine, session, task.case_id)
+    fresh = session.scalar(select(Task).where(Task.id == task_id).execution_options(populate_existing=True))
+    if fresh is None:
+        raise NotFound("任务不存在")
+    return fresh
 
 
 def _require_open(task: Task) -> None:

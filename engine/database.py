@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import Conflict
 
+log = logging.getLogger("duban.database")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 T = TypeVar("T")
 
@@ -86,8 +88,13 @@ class Database:
         that is one statement takes one round trip instead of BEGIN, the statement and COMMIT."""
         if self.is_sqlite:
             raise RuntimeError("SQLite commands run in a unit of work")
-        with self.read_engine.connect() as connection:
-            yield connection
+        try:
+            with self.read_engine.connect() as connection:
+                yield connection
+        except Exception as exc:
+            if is_contention(exc):
+                raise contention_conflict(exc) from exc
+            raise
 
     def unit_of_work(self, write: bool = True) -> "UnitOfWork":
         """Open a unit of work; a writing one on SQLite holds the write lock from the start."""
@@ -104,6 +111,26 @@ class Database:
         self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             self.write_engine.dispose()
+
+
+# PostgreSQL's deadlock, serialization failure and lock-not-available; SQLite's busy timeout ran out.
+CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+CONTENTION_MESSAGE = "数据正被他人同时修改，请刷新后重试"
+
+
+def is_contention(exc: BaseException) -> bool:
+    """Whether a database error means two transactions collided (answered 409, never 500)."""
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) in CONTENTION_SQLSTATES:
+        return True
+    return type(original).__name__ == "OperationalError" and "database is locked" in str(original)
+
+
+def contention_conflict(exc: BaseException) -> Conflict:
+    """The conflict a collision is answered with; logged, because commands take their locks in one
+    order and a collision means one of them does not."""
+    log.warning("transactions collided, answered as a conflict: %s", getattr(exc, "orig", None) or exc)
+    return Conflict(CONTENTION_MESSAGE)
 
 
 def _json(value: object) -> str:
@@ -155,6 +182,8 @@ class UnitOfWork:
         # close() rolls back whatever was not committed and detaches loaded objects without
         # expiring them, so results stay readable after the transaction.
         self.session.close()
+        if exc is not None and is_contention(exc):
+            raise contention_conflict(exc) from exc
 
     def commit(self) -> None:
         """Write what the unit of work deferred to its end (``deferred``) and every queued write

@@ -29,6 +29,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     token_ttl_seconds: int = 8 * 3600
+    # The largest request body the API reads (uploads declare their own limit).
+    max_request_kb: int = 1024
     timezone: str = "Asia/Shanghai"
     closing_time: str = "18:00"
     base_url: str = "http://127.0.0.1:8000"

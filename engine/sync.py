@@ -52,7 +52,10 @@ def keep_workflow(engine: Engine, case: Case, workflow: Any) -> None:
 _CASES = Case.__table__
 _TASKS = Task.__table__
 SELECT_CASE = select(*_CASES.c).where(_CASES.c.id == bindparam("case_id"))
-SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update()
+# FOR NO KEY UPDATE: the weakest lock that keeps other commands off the case, and one that leaves
+# the foreign-key checks of rows that point at it (events, tasks, parties: FOR KEY SHARE) unblocked.
+# Every command locks its case first and only then changes tasks: one order, no deadlock.
+SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update(key_share=True)
 SELECT_OPEN_TASKS = select(*_TASKS.c).where(_TASKS.c.case_id.in_(bindparam("case_ids", expanding=True)),
                                             _TASKS.c.state.in_(OPEN_STATES))
 # Every column of the case row but its key, written as the command left the object, only if the

@@ -90,7 +90,7 @@ def _fire_cases(engine: Engine, now: datetime, size: int, passed: set[int], isol
             query = query.where(Case.id.not_in(passed))
         query = query.order_by(Case.next_wakeup_at).limit(size)
         if engine.db.locks_rows:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, key_share=True)  # as commands lock a case
         due = [Case(**row._mapping) for row in session.execute(query)]
         if not due:
             return None

@@ -59,8 +59,14 @@ def test_demo_mode_lists_the_demo_users_on_the_login_page(client) -> None:  # ty
 
 def test_production_mode_lists_no_demo_users(engine) -> None:  # type: ignore[no-untyped-def]
     """Leave the demo users out of the page entirely in production mode."""
-    from api import create_app
+    from sqlalchemy import update
 
+    from api import create_app
+    from engine.models import User
+
+    with engine.db.unit_of_work() as uow:  # a production start refuses active demo accounts
+        uow.session.execute(update(User).where(User.demo.is_(True)).values(active=False))
+        uow.commit()
     settings = Settings.from_env(database_url=engine.settings.database_url, production=True,
                                  secret_key="a-production-secret-key-of-at-least-forty-characters")
     app = create_app(settings)
