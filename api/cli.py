@@ -123,11 +123,11 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            for name, value in serving.gunicorn_settings(settings.max_request_kb * 1024).items():
+                self.cfg.set(name, value)
             self.cfg.set("bind", bind)
             self.cfg.set("workers", 1)
             self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
-            self.cfg.set("logger_class", serving.AccessLogger)
             self.cfg.set("graceful_timeout", 5)
             if os.path.isdir("/dev/shm"):
                 # The worker's heartbeat touches a file every loop; on a disk-backed /tmp that blocks.

@@ -124,3 +124,63 @@ def test_workers_are_spread_over_the_cpus_round_robin() -> None:
             continue
         expected = allowed[(number - 1) % len(allowed)]
         assert out == [str(expected), f"[{expected}]"]
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _raw_request(port: int, head: bytes, body_size: int = 0) -> tuple[bytes, bool]:
+    """Send a request head and up to body_size bytes of body as long as the server reads them;
+    the answer and whether the server closed the connection before the body was all sent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        sent, chunk, cut_short = 0, b"x" * 65536, False
+        sock.settimeout(0.5)
+        while sent < body_size:
+            try:
+                sent += sock.send(chunk[:body_size - sent])
+            except (BrokenPipeError, ConnectionResetError):
+                cut_short = True
+                break
+            except socket.timeout:  # the server stopped reading: it has answered
+                cut_short = True
+                break
+        sock.settimeout(10)
+        answer = b""
+        try:
+            while data := sock.recv(65536):
+                answer += data
+        except (ConnectionResetError, socket.timeout):
+            pass
+        return answer, cut_short
+
+
+def test_a_huge_body_is_refused_at_once_in_json_without_reading_it(serve) -> None:  # type: ignore[no-untyped-def]
+    """Answer 200 MB announced to the token endpoint with 413 payload_too_large, close the
+    connection instead of reading the rest, and keep the worker's memory where it was."""
+    worker, port, _ = serve()
+    before = _rss_kb(worker)
+    size = 200 * 1024 * 1024
+    head = (f"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n").encode()
+    started = time.monotonic()
+    answer, cut_short = _raw_request(port, head, size)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"code":"payload_too_large"' in answer
+    assert cut_short and time.monotonic() - started < 10
+    assert _rss_kb(worker) - before < 20 * 1024  # not the body: it was never read
+
+
+def test_request_lines_and_headers_over_the_limits_are_refused_in_json(serve) -> None:  # type: ignore[no-untyped-def]
+    """Answer an overlong request line with 414 and too many headers with 431, both in JSON."""
+    _, port, _ = serve()
+    answer, _ = _raw_request(port, b"GET /api/v1/health?" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 414") and b'"code":"uri_too_long"' in answer, answer[:300]
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    answer, _ = _raw_request(port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431") and b'"code":"headers_too_large"' in answer, answer[:300]
+    assert b"application/json" in answer

@@ -1,0 +1,8 @@
+"""gunicorn's configuration for duban in production: ``gunicorn -c python:api.gunicorn_config 'api.wsgi:app'``
+(add ``-w`` and ``--threads`` as the machine allows)."""
+
+from api.serving import gunicorn_settings
+from engine.settings import Settings
+
+globals().update(gunicorn_settings(Settings.from_env().max_request_kb * 1024))
+threads = 4
