@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from engine.bootstrap import Engine
 from engine.channels import Channel
+from engine.clock import Clock, SystemClock
 from engine.errors import Conflict, NotFound
 from engine.models import Delivery
 
@@ -37,11 +38,16 @@ class Outcome:
 
 
 def dispatch_due(engine: Engine, channels: Mapping[str, Channel], now: datetime | None = None,
-                 limit: int = BATCH) -> list[Outcome]:
-    """Send every delivery due by now (up to limit); return what happened to each."""
+                 limit: int = BATCH, wall_clock: Clock | None = None) -> list[Outcome]:
+    """Send every delivery due by now (up to limit); return what happened to each.
+
+    A lease belongs to real time (``wall_clock``), whatever time the engine is told it is: a worker
+    run with ``--now`` that dies mid-send leaves a lease that runs out two real minutes later, not
+    two minutes after the time it was told, so a rerun with the same ``--now`` takes it over."""
     now = now or engine.clock.now()
+    wall_clock = wall_clock or SystemClock()
     outcomes = []
-    for delivery in _lease(engine, now, limit):
+    for delivery in _lease(engine, now, wall_clock.now(), limit):
         try:
             channels[delivery.channel].send(delivery)
         except Exception as exc:  # any failure of the channel counts as a failed attempt
@@ -51,12 +57,12 @@ def dispatch_due(engine: Engine, channels: Mapping[str, Channel], now: datetime 
     return outcomes
 
 
-def _lease(engine: Engine, now: datetime, limit: int) -> list[Delivery]:
+def _lease(engine: Engine, now: datetime, real_now: datetime, limit: int) -> list[Delivery]:
     with engine.db.unit_of_work() as uow:
         query = (
             select(Delivery)
             .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
-                   (Delivery.leased_until.is_(None)) | (Delivery.leased_until < now))
+                   (Delivery.leased_until.is_(None)) | (Delivery.leased_until < real_now))
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
         )
@@ -64,7 +70,7 @@ def _lease(engine: Engine, now: datetime, limit: int) -> list[Delivery]:
             query = query.with_for_update(skip_locked=True)
         leased = list(uow.session.scalars(query))
         for delivery in leased:
-            delivery.leased_until = now + LEASE
+            delivery.leased_until = real_now + LEASE
             delivery.attempts += 1
         uow.commit()
     return leased

@@ -195,3 +195,24 @@ def test_a_delivery_dies_after_its_last_attempt_and_an_operator_can_retry_it(
     assert (again.state, again.attempts) == ("sent", 1)
     assert dead_deliveries(eng) == []
     eng.db.dispose()
+
+
+def test_a_lease_left_by_a_worker_run_at_another_time_runs_out_in_real_time(
+    engine: Engine, actor: ActorOf, clock: FrozenClock, receiver: Receiver
+) -> None:
+    """A ``worker --once --now T`` killed mid-send leaves its lease; a rerun with the same --now takes
+    the delivery over once two real minutes have passed, not only when some clock reaches T + 2 min."""
+    from datetime import datetime, timezone
+
+    from engine.delivery import _lease
+
+    eng = _engine_with(engine, clock, webhook_url=receiver.url, webhook_secret=SECRET)
+    _urge(eng, actor)
+    told = clock.now() + timedelta(days=30)  # the --now the operator gave
+    real = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    assert len(_lease(eng, told, real, 10)) == 1  # leased, then the worker was killed
+    channels = default_channels(eng.settings)
+    assert dispatch_due(eng, channels, told, wall_clock=FrozenClock(real + timedelta(minutes=1))) == []
+    (taken_over,) = dispatch_due(eng, channels, told, wall_clock=FrozenClock(real + timedelta(minutes=3)))
+    assert taken_over.state == "sent" and len(receiver.posts) == 1
+    eng.db.dispose()
