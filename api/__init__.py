@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.url_map.converters["id"] = parsing.IdConverter
     api = DubanApi(app)
     api.register_converter(parsing.IdConverter, parsing.id_parameter_schema)
+    api.ma_plugin.converter.add_attribute_function(parsing.text_pattern)
     for blueprint in (org.health_blp, auth.blp, org.blp, cases.blp, tasks.blp, notifications.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs.blp)

@@ -163,6 +163,7 @@ class TokenView(MethodView):
 
     public = True
 
+    @blp.doc(security=[])
     @blp.arguments(TokenRequestSchema())
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="用户名或密码错误")
@@ -178,6 +179,7 @@ class SessionView(MethodView):
 
     public_methods = ("POST",)
 
+    @blp.doc(security=[])
     @blp.arguments(TokenRequestSchema())
     @blp.response(200, SessionSchema)
     @blp.alt_response(401, description="用户名或密码错误")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from api.parsing import DubanBlueprint
+from api.parsing import DubanBlueprint, links
 
 from api.auth import current_actor, engine
 from api.schemas import (
@@ -18,6 +18,15 @@ from api.schemas import (
 )
 from engine import cases
 from engine.worklist import CaseQuery, list_cases
+
+CASE = "/api/v1/cases/{case_id}"
+TASK = "/api/v1/tasks/{task_id}"
+CASE_ID = {"case_id": "$response.body#/id"}
+FIRST_TASK = {"task_id": "$response.body#/open_tasks/0/id"}
+CASE_LINKS = {"GetCase": (CASE, "get", CASE_ID), "GetEvents": (CASE + "/events", "get", CASE_ID),
+              "GetDiagram": (CASE + "/diagram", "get", CASE_ID), "Urge": (CASE + "/urge", "post", CASE_ID),
+              "Inspect": (CASE + "/inspections", "post", CASE_ID)}
+FIRST_TASK_LINKS = {"GetFirstTask": (TASK, "get", FIRST_TASK), "ClaimFirstTask": (TASK + "/claim", "post", FIRST_TASK)}
 
 blp = DubanBlueprint("cases", __name__, url_prefix="/api/v1/cases", description="督办事项")
 
@@ -34,6 +43,7 @@ class CasesView(MethodView):
 
     @blp.arguments(CaseCreateSchema())
     @blp.response(201, CaseDetailSchema)
+    @blp.doc(**links(201, CASE_LINKS | FIRST_TASK_LINKS))
     def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]
         """Record a new case (问题收集) and start its process."""
         return cases.create_case(engine(), current_actor(), cases.CaseDraft(**body))
@@ -73,7 +83,7 @@ class DiagramView(MethodView):
 class UrgeView(MethodView):
     """催办."""
 
-    @blp.arguments(UrgeSchema())
+    @blp.arguments(UrgeSchema(), required=False)
     @blp.response(200, CaseDetailSchema)
     def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
         """Urge the lead department (supervisor, dispatcher): recorded, counted and notified."""
@@ -84,7 +94,7 @@ class UrgeView(MethodView):
 class InspectionsView(MethodView):
     """实地查办 on a running case."""
 
-    @blp.arguments(InspectionRequestSchema())
+    @blp.arguments(InspectionRequestSchema(), required=False)
     @blp.response(201, CaseDetailSchema)
     def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
         """Start an on-site inspection beside the case's open work (supervisor); repeatable."""

@@ -133,7 +133,7 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
                 # The worker's heartbeat touches a file every loop; on a disk-backed /tmp that blocks.
                 self.cfg.set("worker_tmp_dir", "/dev/shm")
             self.cfg.set("post_fork", after_fork)
-            if engine.db.is_sqlite:
+            if engine.db.is_sqlite and settings.embedded_worker:
                 # Embedded: the timer worker runs as a thread of the (single) HTTP worker process.
                 self.cfg.set("post_worker_init", start_embedded_worker)
 

@@ -113,6 +113,9 @@ class DubanApi(Api):
         body = error_body(status, message, errors)
         response = jsonify(body)
         response.status_code = status
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value  # Allow on a 405, and the like
         for name, value in (data.get("headers") or {}).items():
             response.headers[name] = value
         if status == 401:

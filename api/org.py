@@ -6,7 +6,7 @@ from flask.views import MethodView
 from api.parsing import DubanBlueprint
 
 from api.auth import engine
-from api.schemas import DepartmentSchema, TaskforceSchema
+from api.schemas import DepartmentSchema, HealthSchema, TaskforceSchema
 from engine.worklist import list_departments, list_taskforces
 
 health_blp = DubanBlueprint("health", __name__, url_prefix="/api/v1", description="健康检查")
@@ -19,7 +19,8 @@ class HealthView(MethodView):
 
     public = True
 
-    @health_blp.response(200)
+    @health_blp.doc(security=[])
+    @health_blp.response(200, HealthSchema)
     def get(self) -> dict[str, str]:
         """Say the service is up."""
         return {"status": "ok"}

@@ -20,7 +20,7 @@ import orjson
 from flask import Request, current_app, request
 from flask_smorest import Blueprint
 from flask_smorest import abort as abort_request
-from marshmallow import Schema, missing
+from marshmallow import Schema, fields, missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import IntegerConverter, Map
 
@@ -58,6 +58,18 @@ def clean_tree(value: Any, path: str, problems: dict[str, list[str]]) -> Any:
     if isinstance(value, list):
         return [clean_tree(item, f"{path}.{i}" if path else str(i), problems) for i, item in enumerate(value)]
     return value
+
+
+# The rule as the OpenAPI document states it for every string field (a regular expression over the
+# text as sent: a CR is allowed only before an LF).
+TEXT_PATTERN = "^(?:[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\r]|\\r\\n)*$"
+
+
+def text_pattern(converter: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: every plain string field documents the text rule."""
+    if ret.get("type") == "string" and "format" not in ret and "pattern" not in ret and "enum" not in ret:
+        return {"pattern": TEXT_PATTERN}
+    return {}
 
 
 class DubanParser(FlaskParser):
@@ -123,3 +135,14 @@ def limit_request_body() -> None:
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
         abort_request(413, message=f"请求体超过上限（{limit // 1024} KB）")
+
+
+def links(status: int, targets: dict[str, tuple[str, str, dict[str, str]]]) -> dict[str, Any]:
+    """OpenAPI links of a response, for ``blp.doc``: name → (path, method, {parameter: expression}).
+    They tell a client (and a fuzzer's stateful phase) where a response's ids lead."""
+    def ref(path: str, method: str) -> str:
+        return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+    return {"responses": {str(status): {"links": {
+        name: {"operationRef": ref(path, method), "parameters": parameters}
+        for name, (path, method, parameters) in targets.items()}}}}

@@ -10,6 +10,7 @@ from sqlalchemy import Row
 from api.parsing import MAX_ID
 
 TASK_STATES = ["ready", "claimed", "completed", "cancelled"]
+STATE_FILTER = r"^(ready|claimed|completed|cancelled|open|all)(,(ready|claimed|completed|cancelled|open|all))*$"
 MAX_PAGE = 1_000_000  # a page beyond it would start past any list duban keeps
 WARNINGS = ["green", "yellow", "red"]
 
@@ -106,12 +107,20 @@ class Text(fields.String):
             super()._validate(value)
 
 
+# Codes (departments, task forces, modes) and usernames: letters, digits and _ . -, at most 64.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
 class Code(fields.String):
-    """A code naming something (a department, a task force, a mode), trimmed; never blank."""
+    """A code naming something (a department, a task force, a mode) or someone (a username)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Regexp(CODE_PATTERN, error="格式不正确：只能由字母、数字和 _ . - 组成。"),
+                         **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        code = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not code:
+        code = super()._deserialize(value, attr, data, **kwargs)
+        if not code.strip():
             raise ValidationError("不能为空。")
         return code
 
@@ -158,6 +167,10 @@ class SessionSchema(MeSchema):
     csrf_token = fields.String(allow_none=True, metadata={
         "description": "send as X-CSRF-Token with every change (null for a bearer-token session)"})
     expires_in = fields.Integer(allow_none=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok"})
 
 
 class DepartmentSchema(Schema):
@@ -252,11 +265,11 @@ class CaseDetailSchema(CaseSchema):
 class CaseCreateSchema(StrictSchema):
     title = Text(required=True, validate=validate.Length(min=1, max=200))
     description = Text(required=True, validate=validate.Length(min=1, max=10000))
-    taskforce = Code(required=True, validate=validate.Length(max=64))
+    taskforce = Code(required=True)
     source = Text(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    mode = Code(load_default=None, validate=validate.Length(max=16))
-    lead_department = Code(load_default=None, validate=validate.Length(max=64))
-    co_departments = fields.List(Code(validate=validate.Length(max=64)), load_default=list,
+    mode = Code(load_default=None)
+    lead_department = Code(load_default=None)
+    co_departments = fields.List(Code(), load_default=list,
                                  validate=validate.Length(max=50))
     deadline_working_days = fields.Integer(strict=True, load_default=None,
                                            validate=validate.Range(min=1, max=250))
@@ -317,7 +330,7 @@ class CompleteSchema(StrictSchema):
 
 
 class AssignSchema(StrictSchema):
-    username = Code(required=True, validate=validate.Length(max=64))
+    username = Code(required=True)
 
 
 class PageArgs(QuerySchema):
@@ -327,13 +340,13 @@ class PageArgs(QuerySchema):
 
 class TaskListArgs(PageArgs):
     scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "department", "all"]))
-    state = fields.String(load_default="open", metadata={
+    state = fields.String(load_default="open", validate=validate.Regexp(STATE_FILTER, error="未知的状态。"), metadata={
         "description": "ready, claimed, completed, cancelled, open (ready+claimed) or all; comma-separated"})
     case_id = Id(load_default=None)
-    name = fields.String(load_default=None, validate=validate.Length(max=64))
+    name = Code(load_default=None)
     warning = fields.String(load_default=None, validate=validate.OneOf(WARNINGS))
-    mode = fields.String(load_default=None, validate=validate.Length(max=64))
-    taskforce = fields.String(load_default=None, validate=validate.Length(max=64))
+    mode = Code(load_default=None)
+    taskforce = Code(load_default=None)
     sort = fields.String(load_default="due_at",
                          validate=validate.OneOf(["due_at", "-due_at", "created_at", "-created_at"]))
 
@@ -344,9 +357,9 @@ class NotificationListArgs(PageArgs):
 
 class CaseListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed", "cancelled"]))
-    mode = fields.String(load_default=None, validate=validate.Length(max=64))
-    taskforce = fields.String(load_default=None, validate=validate.Length(max=64))
-    department = fields.String(load_default=None, validate=validate.Length(max=64))
+    mode = Code(load_default=None)
+    taskforce = Code(load_default=None)
+    department = Code(load_default=None)
     warning = fields.String(load_default=None, validate=validate.OneOf(WARNINGS))
     sort = fields.String(load_default="-created_at",
                          validate=validate.OneOf(["-created_at", "created_at", "due_at", "-escalation_level"]))

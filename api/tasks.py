@@ -6,7 +6,8 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import abort
-from api.parsing import DubanBlueprint
+from api.cases import CASE_LINKS, FIRST_TASK_LINKS, TASK
+from api.parsing import DubanBlueprint, links
 
 from api.auth import current_actor, engine
 from api.schemas import (
@@ -21,6 +22,8 @@ from api.schemas import (
 )
 from engine import cases
 from engine.worklist import TaskQuery, list_tasks
+
+TASK_ID = {"task_id": "$response.body#/id"}
 
 blp = DubanBlueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务")
 
@@ -67,6 +70,9 @@ class ClaimView(MethodView):
     """签收."""
 
     @blp.response(200, TaskSchema)
+    @blp.doc(**links(200, {"Complete": (TASK + "/complete", "post", TASK_ID),
+                           "Unclaim": (TASK + "/unclaim", "post", TASK_ID),
+                           "Assign": (TASK + "/assign", "post", TASK_ID)}))
     def post(self, task_id: UUID):  # type: ignore[no-untyped-def]
         """Claim a task: it becomes mine; 409 if someone else holds it."""
         return cases.claim_task(engine(), current_actor(), task_id)
@@ -99,6 +105,7 @@ class CompleteView(MethodView):
 
     @blp.arguments(CompleteSchema())
     @blp.response(200, CaseDetailSchema)
+    @blp.doc(**links(200, CASE_LINKS | FIRST_TASK_LINKS))
     def post(self, body: dict, task_id: UUID):  # type: ignore[no-untyped-def, type-arg]
         """Complete a claimed task with its form data; answers the case after the step."""
         return cases.complete_task(engine(), current_actor(), task_id, body["data"])

@@ -39,6 +39,9 @@ class Settings:
     # Python process runs one thread at a time; with its threads spread over CPUs, every request
     # hands the interpreter lock from the accepting thread to a handler thread on another CPU.
     serve_cpu_affinity: bool = True
+    # ``duban serve`` on SQLite runs the timer worker and the dispatcher in its own process (false:
+    # run ``duban worker`` beside it).
+    embedded_worker: bool = True
     # Restored workflows kept per process between a case's commands (0 turns the cache off).
     instance_cache_size: int = 1000
     # Notification delivery: email over SMTP, webhooks signed with HMAC-SHA256.
