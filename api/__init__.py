@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from api import auth, cases, docs, notifications, org, parsing, tasks, web
 from api.errors import DubanApi, register_error_handlers
 from engine.bootstrap import Engine, bootstrap
-from engine.org import refuse_production_start
+from engine.org.accounts import refuse_production_start
 from engine.settings import Settings
 from processes.catalogue import build_catalogue
 

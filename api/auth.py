@@ -15,10 +15,10 @@ from api.parsing import DubanBlueprint
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.schemas import MeSchema, SessionSchema, TokenRequestSchema, TokenSchema
-from engine import sessions
-from engine.access import Actor
+from engine.org import sessions
+from engine.org.access import Actor
 from engine.bootstrap import Engine
-from engine.org import actor_of, find_user
+from engine.org.accounts import actor_of, find_user
 
 ALGORITHM = "HS256"
 SESSION_COOKIE = "duban_session"

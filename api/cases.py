@@ -16,8 +16,8 @@ from api.schemas import (
     InspectionRequestSchema,
     UrgeSchema,
 )
-from engine import cases
-from engine.worklist import CaseQuery, list_cases
+from engine.commands import cases
+from engine.queries.worklist import CaseQuery, list_cases
 
 CASE = "/api/v1/cases/{case_id}"
 TASK = "/api/v1/tasks/{task_id}"

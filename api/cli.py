@@ -10,8 +10,8 @@ from datetime import date
 import click
 
 from engine.bootstrap import Engine, bootstrap
-from engine.org import Account, load_org, refuse_production_start, save_accounts
-from engine.schema import upgrade_schema
+from engine.org.accounts import Account, load_org, refuse_production_start, save_accounts
+from engine.storage.schema import upgrade_schema
 from engine.settings import Settings, SettingError, StartRefused
 from processes.catalogue import build_catalogue, calendar_overrides
 from processes.org import demo_users, org_data
@@ -152,10 +152,10 @@ def worker_command(once: bool, now_text: str | None) -> None:
     from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
 
-    from engine.channels import default_channels
-    from engine.clock import FrozenClock, install_clock
-    from engine.delivery import dispatch_due
-    from engine.timers import fire_due_timers
+    from engine.notifications.channels import default_channels
+    from engine.calendar.clock import FrozenClock, install_clock
+    from engine.notifications.delivery import dispatch_due
+    from engine.commands.timers import fire_due_timers
     from workers.timer_worker import run_forever
 
     if now_text and not once:
@@ -194,7 +194,7 @@ def worker_command(once: bool, now_text: str | None) -> None:
 @click.option("--retry", "retry_id", type=int, default=None, help="try a failed delivery again")
 def notifications_command(failed: bool, retry_id: int | None) -> None:
     """Show failed notification deliveries, or send one again."""
-    from engine.delivery import dead_deliveries, retry
+    from engine.notifications.delivery import dead_deliveries, retry
     from engine.errors import DomainError
 
     engine = _engine()
@@ -220,7 +220,7 @@ def notifications_command(failed: bool, retry_id: int | None) -> None:
 def department_webhook_command(code: str, url: str | None) -> None:
     """Set the webhook URL that receives a department's notifications (omit URL to clear it)."""
     from engine.errors import DomainError
-    from engine.org import set_department_webhook
+    from engine.org.accounts import set_department_webhook
 
     try:
         set_department_webhook(_engine(), code, url)
@@ -237,7 +237,7 @@ def user_group() -> None:
 @user_group.command("list")
 def user_list_command() -> None:
     """List every account: username, name, department, roles, state."""
-    from engine.org import list_accounts
+    from engine.org.accounts import list_accounts
 
     for user in list_accounts(_engine()):
         state = "启用" if user.active else "停用"
@@ -261,7 +261,7 @@ def user_enable_command(usernames: tuple[str, ...]) -> None:
 
 def _set_active(usernames: tuple[str, ...], active: bool) -> None:
     from engine.errors import DomainError
-    from engine.org import set_active
+    from engine.org.accounts import set_active
 
     engine = _engine()
     for username in usernames:
@@ -285,7 +285,7 @@ def add_working_days_command(start, count: int) -> None:  # type: ignore[no-unty
     settings = Settings.from_env()
     from datetime import time
 
-    from engine.calendar import WorkingCalendar
+    from engine.calendar.working_days import WorkingCalendar
 
     hour, minute = (int(p) for p in settings.closing_time.split(":"))
     calendar = WorkingCalendar(settings.timezone, time(hour, minute), calendar_overrides())

@@ -7,7 +7,7 @@ from api.parsing import DubanBlueprint
 
 from api.auth import current_actor, engine
 from api.schemas import NotificationListArgs, NotificationPageSchema, NotificationSchema
-from engine import outbox
+from engine.notifications import outbox
 
 blp = DubanBlueprint("notifications", __name__, url_prefix="/api/v1/notifications", description="通知")
 

@@ -20,8 +20,8 @@ from api.schemas import (
     TaskPageSchema,
     TaskSchema,
 )
-from engine import cases
-from engine.worklist import TaskQuery, list_tasks
+from engine.commands import cases
+from engine.queries.worklist import TaskQuery, list_tasks
 
 TASK_ID = {"task_id": "$response.body#/id"}
 

@@ -39,12 +39,12 @@ from _common import Api, fmt_row, percentile
 
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
-from engine.calendar import WorkingCalendar  # noqa: E402
-from engine.clock import SystemClock  # noqa: E402
-from engine.pruning import prune_finished_loops  # noqa: E402
-from engine.runtime import WorkflowRuntime  # noqa: E402
-from engine.serialization import WorkflowSerializer, compress_state  # noqa: E402
-from engine.specs import SpecCache  # noqa: E402
+from engine.calendar.working_days import WorkingCalendar  # noqa: E402
+from engine.calendar.clock import SystemClock  # noqa: E402
+from engine.workflow.pruning import prune_finished_loops  # noqa: E402
+from engine.workflow.runtime import WorkflowRuntime  # noqa: E402
+from engine.workflow.serialization import WorkflowSerializer, compress_state  # noqa: E402
+from engine.workflow.specs import SpecCache  # noqa: E402
 from processes.catalogue import build_catalogue  # noqa: E402
 from processes.org import org_data  # noqa: E402
 

@@ -67,13 +67,13 @@ from _common import fmt_row, percentile
 from sqlalchemy import event as sa_event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
-from engine.counts import RECOUNT  # noqa: E402
-from engine.cases import CaseDraft, create_case  # noqa: E402
-from engine.org import Account, actor_of, find_user, load_org, save_accounts  # noqa: E402
-from engine.serialization import compress_state, decompress_state  # noqa: E402
-from engine.schema import upgrade_schema  # noqa: E402
+from engine.storage.counts import RECOUNT  # noqa: E402
+from engine.commands.cases import CaseDraft, create_case  # noqa: E402
+from engine.org.accounts import Account, actor_of, find_user, load_org, save_accounts  # noqa: E402
+from engine.workflow.serialization import compress_state, decompress_state  # noqa: E402
+from engine.storage.schema import upgrade_schema  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.timers import fire_due_timers  # noqa: E402
+from engine.commands.timers import fire_due_timers  # noqa: E402
 from processes.catalogue import build_catalogue  # noqa: E402
 from processes.org import demo_users, org_data  # noqa: E402
 from workers.timer_worker import next_wakeup  # noqa: E402
@@ -580,9 +580,9 @@ SECTIONS = (  # (label, owner attribute path, depth): what firing a batch spends
 
 def _timed_sections(engine: Any, spent: Counter[str]) -> list[tuple[Any, str, Any]]:
     """Wrap the functions of SECTIONS with timers (in this process only); return what to put back."""
-    import engine.database as database_mod
-    import engine.outbox as outbox_mod
-    import engine.timers as timers_mod
+    import engine.storage.database as database_mod
+    import engine.notifications.outbox as outbox_mod
+    import engine.commands.timers as timers_mod
 
     owners = {"timers": timers_mod, "outbox": outbox_mod, "runtime": engine.runtime,
               "database.UnitOfWork": database_mod.UnitOfWork}

@@ -44,10 +44,10 @@ from _common import Api, fmt_row, percentile
 from sqlalchemy import event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
-from engine.counts import RECOUNT  # noqa: E402
-from engine.org import actor_of, find_user  # noqa: E402
+from engine.storage.counts import RECOUNT  # noqa: E402
+from engine.org.accounts import actor_of, find_user  # noqa: E402
 from engine.settings import Settings  # noqa: E402
-from engine.worklist import TaskQuery, list_tasks  # noqa: E402
+from engine.queries.worklist import TaskQuery, list_tasks  # noqa: E402
 from processes.catalogue import build_catalogue  # noqa: E402
 from processes.org import OFFICE_DEPARTMENT, org_data  # noqa: E402
 
@@ -153,7 +153,7 @@ def check_sqlite_format() -> None:
     """Check the hand-made SQLite formats against SQLAlchemy's own bind processors."""
     from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-    from engine.models import Task
+    from engine.storage.models import Task
 
     dialect = sqlite_dialect.dialect()
     columns = ("id", "due_at", "claimed_at")

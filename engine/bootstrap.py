@@ -7,16 +7,16 @@ from datetime import time
 
 from sqlalchemy import select
 
-from engine.calendar import CalendarOverrides, WorkingCalendar
+from engine.calendar.working_days import CalendarOverrides, WorkingCalendar
 from engine.catalogue import Catalogue
-from engine.clock import Clock, current_clock
-from engine.database import Database
-from engine.directory import Directory
-from engine.instances import InstanceCache
-from engine.models import Deployment
-from engine.runtime import WorkflowRuntime
+from engine.calendar.clock import Clock, current_clock
+from engine.storage.database import Database
+from engine.org.directory import Directory
+from engine.workflow.instances import InstanceCache
+from engine.storage.models import Deployment
+from engine.workflow.runtime import WorkflowRuntime
 from engine.settings import Settings
-from engine.specs import SpecCache, content_version
+from engine.workflow.specs import SpecCache, content_version
 
 
 @dataclass

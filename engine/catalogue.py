@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
-from engine.calendar import CalendarOverrides
+from engine.calendar.working_days import CalendarOverrides
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from engine.calendar import CalendarOverrides
+from engine.calendar.working_days import CalendarOverrides
 from engine.catalogue import AuditEntry, Catalogue, ModeSpec, Notice
 from processes import escalation, ids
 from processes.forms import FORMS

@@ -17,16 +17,16 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, select
 
-from engine import cases
-from engine.access import Actor
+from engine.commands import cases
+from engine.org.access import Actor
 from engine.bootstrap import Engine, bootstrap
-from engine.clock import FrozenClock
-from engine.database import Database
-from engine.models import Case
-from engine.org import actor_of, find_user
+from engine.calendar.clock import FrozenClock
+from engine.storage.database import Database
+from engine.storage.models import Case
+from engine.org.accounts import actor_of, find_user
 from engine.settings import Settings
-from engine.timers import fire_due_timers
-from engine.worklist import TaskQuery, list_tasks
+from engine.commands.timers import fire_due_timers
+from engine.queries.worklist import TaskQuery, list_tasks
 from processes import ids
 from processes.catalogue import MODES, build_catalogue
 

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from engine.bootstrap import Engine, bootstrap
-from engine.clock import FrozenClock, install_clock
-from engine.database import Database
-from engine.models import OPEN_TASK, Task, WorklistCount
-from engine.org import Account, actor_of, find_user, load_org, save_accounts
-from engine.schema import upgrade_schema
+from engine.calendar.clock import FrozenClock, install_clock
+from engine.storage.database import Database
+from engine.storage.models import OPEN_TASK, Task, WorklistCount
+from engine.org.accounts import Account, actor_of, find_user, load_org, save_accounts
+from engine.storage.schema import upgrade_schema
 from engine.settings import Settings
 from processes.catalogue import build_catalogue
 from processes.org import demo_users, org_data

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.access import Actor
+from engine.org.access import Actor
 
 ActorOf = Callable[[str], Actor]

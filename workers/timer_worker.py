@@ -19,10 +19,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
 from engine.bootstrap import Engine
-from engine.channels import Channel, default_channels
-from engine.delivery import dispatch_due
-from engine.models import Case
-from engine.timers import fire_due_timers
+from engine.notifications.channels import Channel, default_channels
+from engine.notifications.delivery import dispatch_due
+from engine.storage.models import Case
+from engine.commands.timers import fire_due_timers
 
 log = logging.getLogger("duban.worker")
 MAX_SLEEP = timedelta(seconds=1)

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from api import create_app
-from engine import sessions
+from engine.org import sessions
 from engine.settings import DEFAULT_SECRET_KEY, Settings
 from tests.api.helpers import API, assert_error
 from tests.conftest import TEST_SECRET

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.timers import fire_due_timers
+from engine.commands.timers import fire_due_timers
 from tests.api.helpers import (
     API,
     actions,

@@ -7,8 +7,8 @@ from sqlalchemy import update
 
 from api import create_app
 from engine.bootstrap import bootstrap
-from engine.models import User
-from engine.org import set_active
+from engine.storage.models import User
+from engine.org.accounts import set_active
 from engine.settings import Settings, StartRefused
 from processes.catalogue import build_catalogue
 from tests.api.helpers import API, assert_error

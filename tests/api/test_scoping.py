@@ -96,7 +96,7 @@ def test_every_department_that_takes_part_becomes_a_party_once(client, auth, eng
     each co-department a party to the case, once each; nobody else."""
     from sqlalchemy import select
 
-    from engine.models import CaseParty
+    from engine.storage.models import CaseParty
 
     case = refer(client, auth, create_case(client, auth, user="hongshan"), lead="econ_it", co=["qingshan"])
     case = work(client, auth, "econ_it", open_task(case, "handle_case")["id"],

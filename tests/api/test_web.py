@@ -62,7 +62,7 @@ def test_production_mode_lists_no_demo_users(engine) -> None:  # type: ignore[no
     from sqlalchemy import update
 
     from api import create_app
-    from engine.models import User
+    from engine.storage.models import User
 
     with engine.db.unit_of_work() as uow:  # a production start refuses active demo accounts
         uow.session.execute(update(User).where(User.demo.is_(True)).values(active=False))

@@ -24,7 +24,7 @@ from typing import Iterator
 import pytest
 from sqlalchemy import MetaData, Table, inspect, select, text
 
-from engine.database import Database
+from engine.storage.database import Database
 from tests.conftest import TEST_SECRET, postgres_reachable
 from tests.integration.test_serve import _free_port, _healthy
 

@@ -8,9 +8,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine
-from engine.clock import FrozenClock
+from engine.calendar.clock import FrozenClock
 from tests.support import ActorOf
 
 DUBAN = str(Path(sys.executable).parent / "duban")
@@ -61,8 +61,8 @@ def test_operators_see_failed_deliveries_and_retry_them(
 ) -> None:
     """List a dead webhook delivery with ``notifications --failed`` and requeue it with ``--retry``."""
     from engine.bootstrap import bootstrap
-    from engine.channels import default_channels
-    from engine.delivery import dead_deliveries, dispatch_due
+    from engine.notifications.channels import default_channels
+    from engine.notifications.delivery import dead_deliveries, dispatch_due
     from engine.settings import Settings
     from processes.catalogue import build_catalogue
 
@@ -89,7 +89,7 @@ def test_operators_set_a_departments_webhook(engine: Engine, database_url: str, 
     """Store a department's webhook URL; refuse an unknown department and a non-HTTP URL."""
     from sqlalchemy import select
 
-    from engine.models import Department
+    from engine.storage.models import Department
 
     ok = _duban("department-webhook", "econ_it", "https://hooks.example.gov/econ", database_url=database_url,
                 cwd=tmp_path)

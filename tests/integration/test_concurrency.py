@@ -8,12 +8,12 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine
 from engine.errors import Conflict
-from engine.models import Case, Event, Task
-from engine.org import Account, save_accounts
-from engine.sync import lock_case, save_new_version
+from engine.storage.models import Case, Event, Task
+from engine.org.accounts import Account, save_accounts
+from engine.commands.sync import lock_case, save_new_version
 from tests.support import ActorOf
 
 ROUNDS = 8

@@ -17,11 +17,11 @@ from typing import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine, bootstrap
-from engine.channels import DELIVERY_HEADER, SIGNATURE_HEADER, default_channels
-from engine.clock import FrozenClock
-from engine.delivery import dead_deliveries, dispatch_due, retry
+from engine.notifications.channels import DELIVERY_HEADER, SIGNATURE_HEADER, default_channels
+from engine.calendar.clock import FrozenClock
+from engine.notifications.delivery import dead_deliveries, dispatch_due, retry
 from engine.settings import Settings
 from processes.catalogue import build_catalogue
 from tests.support import ActorOf
@@ -204,7 +204,7 @@ def test_a_lease_left_by_a_worker_run_at_another_time_runs_out_in_real_time(
     the delivery over once two real minutes have passed, not only when some clock reaches T + 2 min."""
     from datetime import datetime, timezone
 
-    from engine.delivery import _lease
+    from engine.notifications.delivery import _lease
 
     eng = _engine_with(engine, clock, webhook_url=receiver.url, webhook_secret=SECRET)
     _urge(eng, actor)

@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from engine.bootstrap import Engine
-from engine.clock import FrozenClock
-from engine.models import Case, Event, Notification, Task
-from engine.timers import fire_due_timers
-from engine.worklist import TaskQuery, list_tasks
+from engine.calendar.clock import FrozenClock
+from engine.storage.models import Case, Event, Notification, Task
+from engine.commands.timers import fire_due_timers
+from engine.queries.worklist import TaskQuery, list_tasks
 from processes.catalogue import MODES
 from processes.demo import DemoLoad, load_demo_cases
 from processes.org import demo_users, org_data

@@ -7,12 +7,12 @@ from typing import Callable
 
 from sqlalchemy import func, select
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine
-from engine.clock import FrozenClock
-from engine.models import Event, Notification
-from engine.timers import fire_due_timers
-from engine.worklist import TaskQuery, list_tasks
+from engine.calendar.clock import FrozenClock
+from engine.storage.models import Event, Notification
+from engine.commands.timers import fire_due_timers
+from engine.queries.worklist import TaskQuery, list_tasks
 from tests.support import ActorOf
 
 SECOND = timedelta(seconds=1)
@@ -197,7 +197,7 @@ def test_a_case_that_cannot_be_fired_does_not_hold_up_the_others(
     due, with none of its events; the rest of its batch fires and commits."""
     from sqlalchemy import update
 
-    from engine.models import Case
+    from engine.storage.models import Case
 
     ids = [_referred(engine, actor) for _ in range(3)]
     broken = ids[1]

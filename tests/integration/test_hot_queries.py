@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine
-from engine.database import fetch_in
-from engine.models import Task
-from engine.org import actor_of, find_user
+from engine.storage.database import fetch_in
+from engine.storage.models import Task
+from engine.org.accounts import actor_of, find_user
 from tests.integration.test_escalation import _referred
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from engine import cases
-from engine.access import Actor
+from engine.commands import cases
+from engine.org.access import Actor
 from engine.bootstrap import Engine
-from engine.models import Event
-from engine.worklist import TaskQuery, list_tasks
+from engine.storage.models import Event
+from engine.queries.worklist import TaskQuery, list_tasks
 from tests.support import ActorOf
 
 LOOPS = 500

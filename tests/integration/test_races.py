@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.bootstrap import Engine
-from engine.clock import FrozenClock
-from engine.models import Case, Event, Task
-from engine.org import Account, save_accounts
-from engine.timers import fire_due_timers
+from engine.calendar.clock import FrozenClock
+from engine.storage.models import Case, Event, Task
+from engine.org.accounts import Account, save_accounts
+from engine.commands.timers import fire_due_timers
 from tests.api.helpers import API, claim, open_task, referred_case
 
 CLIENTS = 10

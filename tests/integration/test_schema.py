@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from engine.bootstrap import Engine
-from engine.models import Base
+from engine.storage.models import Base
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -21,8 +21,8 @@ def test_upgrading_marks_the_accounts_seed_demo_made_as_demo_accounts(tmp_path) 
     """Recognise seed-demo's earlier accounts (<username>@duban.local) when the demo flag arrives."""
     from sqlalchemy import text
 
-    from engine.database import Database
-    from engine.schema import upgrade_schema
+    from engine.storage.database import Database
+    from engine.storage.schema import upgrade_schema
 
     db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine
-from engine.clock import FrozenClock
+from engine.calendar.clock import FrozenClock
 from tests.support import ActorOf
 from workers.timer_worker import run_in_background
 

@@ -18,11 +18,11 @@ from typing import Iterator
 import pytest
 from sqlalchemy import func, select, text
 
-from engine import cases
+from engine.commands import cases
 from engine.bootstrap import Engine, bootstrap
-from engine.clock import FrozenClock
-from engine.models import Case, Event, Notification
-from engine.org import actor_of, find_user
+from engine.calendar.clock import FrozenClock
+from engine.storage.models import Case, Event, Notification
+from engine.org.accounts import actor_of, find_user
 from engine.settings import Settings
 from processes.catalogue import build_catalogue
 from tests.conftest import CASE_TABLES, TEST_SECRET

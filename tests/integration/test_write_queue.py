@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import bindparam, insert, select, text, update
 
 from engine.bootstrap import Engine
-from engine.database import send_writes, write
+from engine.storage.database import send_writes, write
 from engine.errors import Conflict
-from engine.models import Case, Event
+from engine.storage.models import Case, Event
 
 AT = datetime(2026, 12, 1, 1, 2, 3, 456789, tzinfo=timezone.utc)
 CASES = Case.__table__
@@ -25,7 +25,7 @@ def _urges(engine: Engine, case_id: int) -> int | None:
 
 
 def _any_case(engine: Engine) -> int:
-    from engine.org import actor_of, find_user
+    from engine.org.accounts import actor_of, find_user
     from tests.integration.test_escalation import _referred  # a real case to write on
 
     return _referred(engine, lambda name: actor_of(find_user(engine, name)))

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 from SpiffWorkflow.util.task import TaskState
 
-from engine.calendar import WorkingCalendar
-from engine.clock import Clock
-from engine.runtime import ReadyTask, ServiceCall, WorkflowRuntime, has_engine_work, ready_user_tasks
-from engine.serialization import WorkflowSerializer
-from engine.specs import SpecCache
+from engine.calendar.working_days import WorkingCalendar
+from engine.calendar.clock import Clock
+from engine.workflow.runtime import ReadyTask, ServiceCall, WorkflowRuntime, has_engine_work, ready_user_tasks
+from engine.workflow.serialization import WorkflowSerializer
+from engine.workflow.specs import SpecCache
 from processes.catalogue import build_catalogue
 from processes.org import OFFICE_DEPARTMENT
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timezone
 
 import pytest
 
-from engine.calendar import CalendarOverrides, WorkingCalendar
+from engine.calendar.working_days import CalendarOverrides, WorkingCalendar
 from processes.catalogue import calendar_overrides
 
 
@@ -48,7 +48,7 @@ def test_a_year_without_a_notice_falls_back_to_weekends_and_fixed_holidays(
     calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Compute 2031 from weekends and fixed holidays, warn once, never fail."""
-    with caplog.at_level(logging.WARNING, logger="engine.calendar"):
+    with caplog.at_level(logging.WARNING, logger="engine.calendar.working_days"):
         assert calendar.add_working_days(date(2031, 9, 30), 1) == date(2031, 10, 6)  # 1–3 Oct off, then the weekend
         assert calendar.add_working_days(date(2031, 3, 7), 1) == date(2031, 3, 10)
     warnings = [r for r in caplog.records if "2031" in r.getMessage()]

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine.clock import FrozenClock
+from engine.calendar.clock import FrozenClock
 from tests.unit.loop_driver import LoopDriver
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)  # Wednesday 09:00 in Shanghai

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from engine.clock import FrozenClock
+from engine.calendar.clock import FrozenClock
 from tests.unit.loop_driver import LoopDriver
 
 T0 = datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)  # Wednesday 09:00 in Shanghai
@@ -75,8 +75,8 @@ def test_engine_work_is_seen_where_a_tree_walk_sees_it() -> None:
     before the engine steps, after a timer fell due and before it fired, and when all is done."""
     from SpiffWorkflow.util.task import TaskState
 
-    from engine.clock import running_on
-    from engine.runtime import has_engine_work
+    from engine.calendar.clock import running_on
+    from engine.workflow.runtime import has_engine_work
 
     clock = FrozenClock(T0)
     loop = LoopDriver(clock, roundtrip=True).start().refer(days=5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.instances import InstanceCache
+from engine.workflow.instances import InstanceCache
 
 
 def test_take_returns_the_workflow_saved_as_the_given_state_once() -> None:

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine.clock import FrozenClock
-from engine.serialization import WorkflowSerializer, decompress_state
+from engine.calendar.clock import FrozenClock
+from engine.workflow.serialization import WorkflowSerializer, decompress_state
 from tests.unit.loop_driver import LoopDriver, assert_codecs_agree
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 in Shanghai

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 from sqlalchemy import String, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, outbox
-from engine.access import (
+from engine.storage import audit
+from engine.notifications import outbox
+from engine.org.access import (
     Actor,
     may_assign,
     may_create_in,
@@ -29,11 +30,11 @@ from engine.access import (
 )
 from engine.bootstrap import Engine
 from engine.catalogue import FormContext
-from engine.database import fetch, fetch_in
+from engine.storage.database import fetch, fetch_in
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.models import Case, Deployment, Event, Task, Taskforce, User
-from engine.org import actor_of
-from engine.sync import (
+from engine.storage.models import Case, Deployment, Event, Task, Taskforce, User
+from engine.org.accounts import actor_of
+from engine.commands.sync import (
     OPEN_STATES,
     add_parties,
     case_facts,

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine.storage import audit
 from engine.bootstrap import Engine
-from engine.models import Case, Task
-from engine.sync import (
+from engine.storage.models import Case, Task
+from engine.commands.sync import (
     SYSTEM,
     checkout_workflow,
     keep_workflow,

@@ -9,8 +9,8 @@ from typing import Any, Mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from engine.database import deferred, write
-from engine.models import Event
+from engine.storage.database import deferred, write
+from engine.storage.models import Event
 
 # Chinese labels of the engine's own actions; a catalogue words task completions itself.
 ACTION_LABELS = {

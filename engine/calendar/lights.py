@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.calendar import WorkingCalendar
+from engine.calendar.working_days import WorkingCalendar
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
 

@@ -15,13 +15,13 @@ from typing import Any, Iterable
 from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from engine.access import DEPARTMENT_ROLES, Actor
+from engine.org.access import DEPARTMENT_ROLES, Actor
 from engine.bootstrap import Engine
 from engine.catalogue import Notice
-from engine.database import write
+from engine.storage.database import write
 from engine.errors import NotFound
-from engine.directory import Recipient
-from engine.models import Delivery, Notification
+from engine.org.directory import Recipient
+from engine.storage.models import Delivery, Notification
 
 
 def recipients(users: Iterable[Recipient], audience: Iterable[tuple[str, str]]) -> list[Recipient]:

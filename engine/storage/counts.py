@@ -13,7 +13,7 @@ from collections import Counter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from engine.database import deferred, write
+from engine.storage.database import deferred, write
 
 # Plain SQL both databases speak: the dialects' INSERT … ON CONFLICT constructs cannot be cached and
 # would be compiled again on every command.

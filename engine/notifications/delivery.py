@@ -16,10 +16,10 @@ from typing import Mapping
 from sqlalchemy import select, update
 
 from engine.bootstrap import Engine
-from engine.channels import Channel
-from engine.clock import Clock, SystemClock
+from engine.notifications.channels import Channel
+from engine.calendar.clock import Clock, SystemClock
 from engine.errors import Conflict, NotFound
-from engine.models import Delivery
+from engine.storage.models import Delivery
 
 LEASE = timedelta(minutes=2)
 BATCH = 50

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from engine.database import normalize_url
-from engine.models import Base
+from engine.storage.database import normalize_url
+from engine.storage.models import Base
 from engine.settings import Settings
 
 config = context.config

@@ -7,11 +7,11 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 
-from engine.access import Actor
+from engine.org.access import Actor
 from engine.bootstrap import Engine
 from engine.errors import InvalidInput, NotFound
-from engine.models import Department, Taskforce, TaskforceMember, User
-from engine.sessions import revoke_sessions_of
+from engine.storage.models import Department, Taskforce, TaskforceMember, User
+from engine.org.sessions import revoke_sessions_of
 from engine.settings import StartRefused
 
 

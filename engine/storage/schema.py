@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from engine.database import Database
+from engine.storage.database import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

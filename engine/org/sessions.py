@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 
-from engine.access import Actor
+from engine.org.access import Actor
 from engine.bootstrap import Engine
-from engine.models import AuthSession, User
+from engine.storage.models import AuthSession, User
 
 _SESSIONS = AuthSession.__table__
 _USERS = User.__table__

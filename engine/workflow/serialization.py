@@ -39,7 +39,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.specs import ProcessSpecs
+from engine.workflow.specs import ProcessSpecs
 
 # The SpiffWorkflow serializer format the fast codec writes and reads.
 FAST_FORMAT = "1.5"

@@ -10,7 +10,7 @@ import urllib.request
 from email.message import EmailMessage
 from typing import Protocol
 
-from engine.models import Delivery
+from engine.storage.models import Delivery
 from engine.settings import Settings
 
 SIGNATURE_HEADER = "X-Duban-Signature"

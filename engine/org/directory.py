@@ -10,8 +10,8 @@ from typing import Mapping
 
 from sqlalchemy import select
 
-from engine.database import Database
-from engine.models import Department, User
+from engine.storage.database import Database
+from engine.storage.models import Department, User
 
 CACHE_SECONDS = 60.0
 

@@ -26,12 +26,12 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine.calendar import WorkingCalendar
-from engine.clock import Clock, running_on
+from engine.calendar.working_days import WorkingCalendar
+from engine.calendar.clock import Clock, running_on
 from engine.errors import Conflict, ProcessError
-from engine.pruning import prune_finished_loops
-from engine.serialization import WorkflowSerializer
-from engine.specs import SpecCache
+from engine.workflow.pruning import prune_finished_loops
+from engine.workflow.serialization import WorkflowSerializer
+from engine.workflow.specs import SpecCache
 
 # What BPMN scripts and expressions may call: no import, open, eval, getattr or dunder access.
 _SAFE_BUILTINS = {

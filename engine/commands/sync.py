@@ -10,13 +10,14 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from engine import audit, counts, outbox
+from engine.storage import audit, counts
+from engine.notifications import outbox
 from engine.bootstrap import Engine
-from engine.database import write
+from engine.storage.database import write
 from engine.errors import Conflict, NotFound
-from engine.models import OPEN_TASK, Case, Task
-from engine.runtime import ReadyTask, ServiceCall
-from engine.warnings import warning_level
+from engine.storage.models import OPEN_TASK, Case, Task
+from engine.workflow.runtime import ReadyTask, ServiceCall
+from engine.calendar.lights import warning_level
 
 OPEN_STATES = ("ready", "claimed")
 SYSTEM = "system"

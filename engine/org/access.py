@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, String, bindparam, exists, false, or_, select, true
 
-from engine.models import Case, CaseParty, Task
+from engine.storage.models import Case, CaseParty, Task
 
 ROLES = ("dispatcher", "supervisor", "handler", "dept_leader", "taskforce_leader", "admin")
 DEPARTMENT_ROLES = frozenset({"handler", "dept_leader"})

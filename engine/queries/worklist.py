@@ -11,9 +11,9 @@ from typing import Any, Generic, Sequence, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, and_, func, select, true
 
-from engine.access import Actor, visible_cases, visible_tasks, workable_tasks
+from engine.org.access import Actor, visible_cases, visible_tasks, workable_tasks
 from engine.bootstrap import Engine
-from engine.models import OPEN_TASK, Case, CaseParty, Department, Task, Taskforce, WorklistCount
+from engine.storage.models import OPEN_TASK, Case, CaseParty, Department, Task, Taskforce, WorklistCount
 
 T = TypeVar("T")
 TASK_STATES = ("ready", "claimed", "completed", "cancelled")

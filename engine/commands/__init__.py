@@ -1,0 +1,1 @@
+"""Commands: every change to a case goes through one pipeline (``pipeline.py``)."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox written with each command, and its delivery by email and webhook."""

@@ -1,0 +1,1 @@
+"""Queries: worklists, case lists and case pages, read from rows, never from workflows."""
