@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from api.schemas import MeSchema, SessionSchema, TokenRequestSchema, TokenSchema
 from engine.org import sessions
 from engine.org.access import Actor
-from engine.bootstrap import Engine
+from engine.engine import Engine
 from engine.org.accounts import actor_of, find_user
 
 ALGORITHM = "HS256"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from api.parsing import DubanBlueprint, links
 
@@ -16,9 +18,13 @@ from api.schemas import (
     InspectionRequestSchema,
     UrgeSchema,
 )
-from engine.commands import cases
+from engine.commands.cases import CaseDraft, act_on_case, create_case
+from engine.queries import cases
 from engine.queries.worklist import CaseQuery, list_cases
+from engine.storage import records
 
+# Starting fields only some modes take (the catalogue says which): passed on as the draft's options.
+MODE_OPTIONS = ("report_every_working_days", "followup_working_days")
 CASE = "/api/v1/cases/{case_id}"
 TASK = "/api/v1/tasks/{task_id}"
 CASE_ID = {"case_id": "$response.body#/id"}
@@ -46,7 +52,9 @@ class CasesView(MethodView):
     @blp.doc(**links(201, CASE_LINKS | FIRST_TASK_LINKS))
     def post(self, body: dict):  # type: ignore[no-untyped-def, type-arg]
         """Record a new case (问题收集) and start its process."""
-        return cases.create_case(engine(), current_actor(), cases.CaseDraft(**body))
+        given = {name: body.pop(name, None) for name in MODE_OPTIONS}
+        options = {name: value for name, value in given.items() if value is not None}
+        return detail(create_case(engine(), current_actor(), CaseDraft(**body, options=options)))
 
 
 @blp.route("/<id:case_id>")
@@ -87,7 +95,7 @@ class UrgeView(MethodView):
     @blp.response(200, CaseDetailSchema)
     def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
         """Urge the lead department (supervisor, dispatcher): recorded, counted and notified."""
-        return cases.urge_case(engine(), current_actor(), case_id, body["message"])
+        return detail(act_on_case(engine(), current_actor(), case_id, "urge", body["message"]))
 
 
 @blp.route("/<id:case_id>/inspections")
@@ -98,9 +106,14 @@ class InspectionsView(MethodView):
     @blp.response(201, CaseDetailSchema)
     def post(self, body: dict, case_id: int):  # type: ignore[no-untyped-def, type-arg]
         """Start an on-site inspection beside the case's open work (supervisor); repeatable."""
-        return cases.request_inspection(engine(), current_actor(), case_id, body["note"])
+        return detail(act_on_case(engine(), current_actor(), case_id, "inspect", body["note"]))
 
 
-def case_with_tasks(case_id: int) -> cases.CaseView:
+def case_with_tasks(case_id: int) -> dict[str, Any]:
     """A case the caller may see, with its open tasks."""
-    return cases.get_case(engine(), current_actor(), case_id)
+    return detail(cases.get_case(engine(), current_actor(), case_id))
+
+
+def detail(view: records.CaseView) -> dict[str, Any]:
+    """A case with its open tasks, as CaseDetailSchema dumps it."""
+    return records.values(view.case) | {"open_tasks": view.open_tasks}

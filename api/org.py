@@ -7,7 +7,7 @@ from api.parsing import DubanBlueprint
 
 from api.auth import engine
 from api.schemas import DepartmentSchema, HealthSchema, TaskforceSchema
-from engine.queries.worklist import list_departments, list_taskforces
+from engine.queries.org import list_departments, list_taskforces
 
 health_blp = DubanBlueprint("health", __name__, url_prefix="/api/v1", description="健康检查")
 blp = DubanBlueprint("org", __name__, url_prefix="/api/v1", description="组织机构：单位与专班")

@@ -20,8 +20,11 @@ from api.schemas import (
     TaskPageSchema,
     TaskSchema,
 )
-from engine.commands import cases
+from api.cases import detail
+from engine.commands import tasks
+from engine.queries.cases import get_task
 from engine.queries.worklist import TaskQuery, list_tasks
+from engine.storage.records import values
 
 TASK_ID = {"task_id": "$response.body#/id"}
 
@@ -62,7 +65,8 @@ class TaskView(MethodView):
     @blp.response(200, TaskDetailSchema)
     def get(self, task_id: UUID):  # type: ignore[no-untyped-def]
         """Show a task with its form fields, allowed values and what the caller may do."""
-        return cases.get_task(engine(), current_actor(), task_id)
+        found = get_task(engine(), current_actor(), task_id)
+        return values(found.task) | {"form": found.form, "values": found.values, "actions": found.actions}
 
 
 @blp.route("/<uuid:task_id>/claim")
@@ -75,7 +79,7 @@ class ClaimView(MethodView):
                            "Assign": (TASK + "/assign", "post", TASK_ID)}))
     def post(self, task_id: UUID):  # type: ignore[no-untyped-def]
         """Claim a task: it becomes mine; 409 if someone else holds it."""
-        return cases.claim_task(engine(), current_actor(), task_id)
+        return tasks.claim_task(engine(), current_actor(), task_id)
 
 
 @blp.route("/<uuid:task_id>/unclaim")
@@ -85,7 +89,7 @@ class UnclaimView(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, task_id: UUID):  # type: ignore[no-untyped-def]
         """Release a claimed task to the department's worklist."""
-        return cases.unclaim_task(engine(), current_actor(), task_id)
+        return tasks.unclaim_task(engine(), current_actor(), task_id)
 
 
 @blp.route("/<uuid:task_id>/assign")
@@ -96,7 +100,7 @@ class AssignView(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, body: dict, task_id: UUID):  # type: ignore[no-untyped-def, type-arg]
         """Give a task to a member of its department (department leader)."""
-        return cases.assign_task(engine(), current_actor(), task_id, body["username"])
+        return tasks.assign_task(engine(), current_actor(), task_id, body["username"])
 
 
 @blp.route("/<uuid:task_id>/complete")
@@ -108,4 +112,4 @@ class CompleteView(MethodView):
     @blp.doc(**links(200, CASE_LINKS | FIRST_TASK_LINKS))
     def post(self, body: dict, task_id: UUID):  # type: ignore[no-untyped-def, type-arg]
         """Complete a claimed task with its form data; answers the case after the step."""
-        return cases.complete_task(engine(), current_actor(), task_id, body["data"])
+        return detail(tasks.complete_task(engine(), current_actor(), task_id, body["data"]))

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template
 
-from engine.bootstrap import Engine
+from engine.engine import Engine
 from processes.org import demo_users
 
 blp = Blueprint("web", __name__)

@@ -31,7 +31,7 @@ SERVER_START_TIMEOUT_S = 60
 def duban_command() -> list[str]:
     """The ``duban`` console script of the interpreter running the benchmark."""
     script = Path(sys.executable).parent / "duban"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float:

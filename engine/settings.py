@@ -44,6 +44,8 @@ class Settings:
     embedded_worker: bool = True
     # Restored workflows kept per process between a case's commands (0 turns the cache off).
     instance_cache_size: int = 1000
+    # Compiled BPMN expressions and scripts kept per process.
+    expression_cache_size: int = 4096
     # Notification delivery: email over SMTP, webhooks signed with HMAC-SHA256.
     smtp_host: str = ""
     smtp_port: int = 25

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from engine.calendar.working_days import CalendarOverrides
-from engine.catalogue import AuditEntry, Catalogue, ModeSpec, Notice
+from engine.catalogue import AuditEntry, CaseAction, Catalogue, ModeSpec, Notice
 from processes import escalation, ids
 from processes.forms import FORMS
 from processes.org import OFFICE_DEPARTMENT
@@ -38,6 +38,7 @@ MODES = {
         creator_roles=frozenset({"dispatcher", "supervisor"}),
         defaults=OFFICE_LOOP | {"report_every_working_days": 5, "followup_working_days": 20,
                                 "ladder": escalation.ladder_data("effectiveness")},
+        options=frozenset({"report_every_working_days", "followup_working_days"}),
     ),
     "onsite": ModeSpec(
         name="onsite", process_id=ids.ONSITE_INSPECTION, label="实地查办",
@@ -54,7 +55,35 @@ MODES = {
     ),
 }
 
-END_RESOLUTIONS = {end: "completed" for end in ids.END_COMPLETED} | {end: "rejected" for end in ids.END_REJECTED}
+END_RESOLUTIONS = ({end: ("completed", "办结") for end in ids.END_COMPLETED}
+                   | {end: ("rejected", "事项关闭：不予受理") for end in ids.END_REJECTED})
+
+# How the engine's own events read in the timeline.
+WORDING = {
+    "case_created": AuditEntry("case_created", "问题收集（{mode_label}）：{title}"),
+    "task_created": AuditEntry("task_created", "生成待办：{title}（{department_name}）"),
+    "task_claimed": AuditEntry("task_claimed", "签收：{title}"),
+    "task_unclaimed": AuditEntry("task_unclaimed", "取消签收：{title}"),
+    "task_assigned": AuditEntry("task_assigned", "指派：{title} → {assignee_name}"),
+    "task_cancelled": AuditEntry("task_cancelled", "待办撤销：{title}"),
+    "case_closed": AuditEntry("case_closed", "{resolution_label}"),
+    "mode_changed": AuditEntry("mode_changed", "{previous_label}转为{label}"),
+    "timer_fired": AuditEntry("timer_fired", "到期自动处理"),
+    "notice_sent": AuditEntry("notice_sent", "发送通知：{title}"),
+    "escalated": AuditEntry("escalated", "{rung_label}：{title}（{department_name}）"),
+}
+
+# What supervisors and the office do to a running case without a task.
+CASE_ACTIONS = {
+    # 催办: recorded, counted, and the lead department and whoever holds the case's tasks are told.
+    "urge": CaseAction("urge", frozenset({"supervisor", "dispatcher"}),
+                       AuditEntry("case_urged", "催办（第{count}次）{note}", counter="urge_count"),
+                       notice="urged", note_field="message"),
+    # 实地查办 on a running case: an inspection starts beside the open work, as often as needed.
+    "inspect": CaseAction("inspect", frozenset({"supervisor"}),
+                          AuditEntry("inspection_requested", "发起实地查办{note}"),
+                          message=ids.MESSAGE_INSPECTION_REQUESTED),
+}
 
 
 def describe_completion(
@@ -74,7 +103,7 @@ def describe_completion(
     if task == ids.HANDLE_CASE:
         outcome = data.get("outcome")
         if outcome == "return":
-            return AuditEntry("case_returned", f"退回：{data.get('reason')}")
+            return AuditEntry("case_returned", f"退回：{data.get('reason')}", counter="return_count")
         if outcome == "extend":
             return AuditEntry(
                 "extension_requested",
@@ -90,7 +119,7 @@ def describe_completion(
     if task == ids.REVIEW_FEEDBACK:
         if data.get("accepted"):
             return AuditEntry("feedback_accepted", "反馈审核通过")
-        return AuditEntry("feedback_rejected", "反馈审核不通过，返工重办")
+        return AuditEntry("feedback_rejected", "反馈审核不通过，返工重办", counter="rework_count")
     if task == ids.REPORT_PROGRESS:
         return AuditEntry("progress_reported", f"报告进展：{data.get('progress')}")
     if task == ids.EVALUATE_EFFECT:
@@ -141,8 +170,9 @@ def _compose(kind: str, case: Mapping[str, Any], department_name: Callable[[str]
                        ("taskforce_leader", case.get("taskforce") or "")))
     if kind == "urged":
         message = case.get("message") or "请加快办理进度，按期办结。"
+        holders = tuple(("user", holder) for holder in case.get("holders") or ())
         return Notice(kind, f"催办：{subject}", f"督查室对{subject}催办（第{case.get('urge_count')}次）：{message}",
-                      (("department", lead),))
+                      (("department", lead),) + holders)
     if kind.startswith("escalation_"):
         return _escalation_notice(kind, case, subject, department_name)
     return Notice(kind, f"督办通知：{subject}", f"{subject}有新的督办动态。", (("department", lead),))
@@ -165,7 +195,13 @@ def _escalation_notice(kind: str, case: Mapping[str, Any], subject: str,
         subject=subject, lead=department_name(case.get("lead_department") or ""),
         due=case.get("due_text") or "", overdue_days=case.get("overdue_working_days") or 0,
     )
-    return Notice(kind, f"{label}：{subject}", body, tuple(case.get("audience") or ()))
+    audience = escalation.audience(case.get("mode") or "standard", rung_name, case)
+    return Notice(kind, f"{label}：{subject}", body, audience)
+
+
+def format_moment(moment: datetime | None) -> str | None:
+    """A moment (in the city's time) as notices write it: 2026年12月02日 18:00."""
+    return None if moment is None else moment.strftime("%Y年%m月%d日 %H:%M")
 
 
 def is_side_work(data: Mapping[str, Any]) -> bool:
@@ -194,10 +230,12 @@ def build_catalogue() -> Catalogue:
         forms=FORMS,
         end_resolutions=END_RESOLUTIONS,
         office_department=OFFICE_DEPARTMENT,
+        wording=WORDING,
         describe_completion=describe_completion,
         compose_notice=compose_notice,
         is_side_work=is_side_work,
+        format_moment=format_moment,
+        case_actions=CASE_ACTIONS,
         escalation_rung=escalation.rung,
         calendar_overrides=calendar_overrides(),
-        messages={"inspection": ids.MESSAGE_INSPECTION_REQUESTED},
     )

@@ -17,9 +17,12 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, select
 
-from engine.commands import cases
+from engine.commands import cases, tasks
+from engine.queries.cases import get_case
 from engine.org.access import Actor
-from engine.bootstrap import Engine, bootstrap
+from engine.bootstrap import bootstrap
+from engine.deployments import deploy
+from engine.engine import Engine
 from engine.calendar.clock import FrozenClock
 from engine.storage.database import Database
 from engine.storage.models import Case
@@ -632,7 +635,7 @@ def load_demo_cases(settings: Settings, now: datetime | None = None, db: Databas
     try:
         if _case_count(engine):
             return DemoLoad(0, stopwatch.monotonic() - started)
-        engine.deploy(deployed_by="duban seed-demo")
+        deploy(engine, deployed_by="duban seed-demo")
         numbers = _Replay(engine, clock, now).run(STORIES)
         loaded = _summaries(engine, numbers)
     finally:
@@ -643,7 +646,7 @@ def load_demo_cases(settings: Settings, now: datetime | None = None, db: Databas
 
 def _case_count(engine: Engine) -> int:
     with engine.db.unit_of_work(write=False) as uow:
-        return uow.session.scalar(select(func.count()).select_from(Case)) or 0
+        return uow.scalar(select(func.count()).select_from(Case)) or 0
 
 
 class _Replay:
@@ -706,7 +709,7 @@ class _Replay:
         """Fire each timer that falls due before moment, a second after it does, in order."""
         while True:
             with self.engine.db.unit_of_work(write=False) as uow:
-                wake = uow.session.scalar(select(func.min(Case.next_wakeup_at)).where(Case.status == "open"))
+                wake = uow.scalar(select(func.min(Case.next_wakeup_at)).where(Case.status == "open"))
             if wake is None or wake >= moment:
                 return
             self.clock.set(min(wake + WORKER_DELAY, moment))
@@ -726,13 +729,13 @@ class _Replay:
         actor = self._actor(step.user)
         if step.action == "create":
             view = cases.create_case(self.engine, actor, self._draft(story, step))
-            self.case_ids[index] = view.id
-            return view.number
+            self.case_ids[index] = view.case.id
+            return view.case.number
         case_id = self.case_ids[index]
         if step.action == "urge":
-            cases.urge_case(self.engine, actor, case_id, step.data.get("message"))
+            cases.act_on_case(self.engine, actor, case_id, "urge", step.data.get("message"))
         elif step.action == "inspect":
-            cases.request_inspection(self.engine, actor, case_id, step.data.get("note"))
+            cases.act_on_case(self.engine, actor, case_id, "inspect", step.data.get("note"))
         elif step.action in ("claim", "assign", "complete"):
             self._work(actor, case_id, step)
         else:
@@ -741,10 +744,12 @@ class _Replay:
 
     def _draft(self, story: Story, step: Step) -> cases.CaseDraft:
         fields = dict(step.data)
+        options = {name: fields.pop(name) for name in ("report_every_working_days", "followup_working_days")
+                   if name in fields}
         if isinstance(fields.get("deadline_working_days"), Due):
             fields["deadline_working_days"] = self._working_days_to(self.clock.now(), fields["deadline_working_days"])
         return cases.CaseDraft(title=story.title, description=story.description, taskforce=story.taskforce,
-                               mode=story.mode, source=story.source, **fields)
+                               mode=story.mode, source=story.source, options=options, **fields)
 
     def _work(self, actor: Actor, case_id: int, step: Step) -> None:
         assert step.task is not None
@@ -753,12 +758,12 @@ class _Replay:
             raise LookupError(f"{actor.username} 在事项 {case_id} 中找到 {len(rows)} 个待办“{step.task}”")
         task = rows[0]
         if step.action == "assign":
-            cases.assign_task(self.engine, actor, task.id, step.data["username"])
+            tasks.assign_task(self.engine, actor, task.id, step.data["username"])
             return
         if task.state == "ready":
-            cases.claim_task(self.engine, actor, task.id)
+            tasks.claim_task(self.engine, actor, task.id)
         if step.action == "complete":
-            cases.complete_task(self.engine, actor, task.id, self._form(case_id, step))
+            tasks.complete_task(self.engine, actor, task.id, self._form(case_id, step))
 
     def _form(self, case_id: int, step: Step) -> dict[str, Any]:
         """Return the step's form data with its deadlines (Due) in working days."""
@@ -766,7 +771,7 @@ class _Replay:
         if isinstance(data.get("deadline_working_days"), Due):
             data["deadline_working_days"] = self._working_days_to(self.clock.now(), data["deadline_working_days"])
         if isinstance(data.get("extension_working_days"), Due):
-            due = cases.get_case(self.engine, self._actor("supervisor"), case_id).due_at
+            due = get_case(self.engine, self._actor("supervisor"), case_id).case.due_at
             assert due is not None
             data["extension_working_days"] = self._working_days_to(due, data["extension_working_days"])
         return data
@@ -781,7 +786,7 @@ class _Replay:
 
 def _summaries(engine: Engine, numbers: dict[int, str]) -> tuple[DemoCase, ...]:
     with engine.db.unit_of_work(write=False) as uow:
-        rows = {c.number: c for c in uow.session.scalars(select(Case).where(Case.number.in_(numbers.values())))}
+        rows = {c.number: c for c in uow.execute(select(*Case.__table__.c).where(Case.number.in_(numbers.values())))}
     loaded = []
     for index, number in sorted(numbers.items()):
         case, story = rows[number], STORIES[index]

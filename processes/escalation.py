@@ -19,27 +19,34 @@ DIRECT_OFFSETS = {"unclaimed": 1, "due_soon": -1, "overdue": 0, "supervised": No
 # 提醒快办: at the deadline the case is upgraded to direct handling instead (its own timer).
 REMINDER_OFFSETS = {"unclaimed": 1, "due_soon": -1, "overdue": None, "supervised": None, "listed": None}
 
-LEAD = ("lead_department", "")  # the case's lead department (handler and leader)
-LEADER = ("lead_department_leader", "")  # the lead department's leader only
+LEAD = ("lead_department", "")  # the task's department (handler and leader)
+LEADER = ("lead_department_leader", "")  # that department's leader only
+TASKFORCE_LEADER = ("taskforce_leader", "")  # the case's task force's leader
 
 STANDARD_RUNGS = {
-    "unclaimed": Rung("unclaimed", "未签收提醒", None, 0, (LEADER,), only_unclaimed=True),
-    "due_soon": Rung("due_soon", "临期提醒", "yellow", 0, (LEAD,)),
-    "overdue": Rung("overdue", "超期催办", "red", 1, (LEADER, ("role", "dispatcher"))),
-    "supervised": Rung("supervised", "督办", "red", 2, (LEADER, ("role", "supervisor"))),
-    "listed": Rung("listed", "挂牌督办", "red", 3, (LEADER, ("role", "supervisor"), ("taskforce_leader", ""))),
+    "unclaimed": Rung("unclaimed", "未签收提醒", None, 0, only_unclaimed=True),
+    "due_soon": Rung("due_soon", "临期提醒", "yellow", 0),
+    "overdue": Rung("overdue", "超期催办", "red", 1),
+    "supervised": Rung("supervised", "督办", "red", 2),
+    "listed": Rung("listed", "挂牌督办", "red", 3),
 }
-DIRECT_RUNGS = STANDARD_RUNGS | {
-    "overdue": Rung("overdue", "超期，挂牌督办", "red", 3,
-                    (LEADER, ("role", "supervisor"), ("taskforce_leader", ""))),
+STANDARD_AUDIENCES = {
+    "unclaimed": (LEADER,),
+    "due_soon": (LEAD,),
+    "overdue": (LEADER, ("role", "dispatcher")),
+    "supervised": (LEADER, ("role", "supervisor")),
+    "listed": (LEADER, ("role", "supervisor"), TASKFORCE_LEADER),
 }
+DIRECT_RUNGS = STANDARD_RUNGS | {"overdue": Rung("overdue", "超期，挂牌督办", "red", 3)}
+DIRECT_AUDIENCES = STANDARD_AUDIENCES | {"overdue": (LEADER, ("role", "supervisor"), TASKFORCE_LEADER)}
 
-LADDERS: Mapping[str, tuple[Mapping[str, int | None], Mapping[str, Rung]]] = {
-    "standard": (STANDARD_OFFSETS, STANDARD_RUNGS),
-    "effectiveness": (STANDARD_OFFSETS, STANDARD_RUNGS),
-    "onsite": (STANDARD_OFFSETS, STANDARD_RUNGS),
-    "direct": (DIRECT_OFFSETS, DIRECT_RUNGS),
-    "reminder": (REMINDER_OFFSETS, STANDARD_RUNGS),
+Audiences = Mapping[str, tuple[tuple[str, str], ...]]
+LADDERS: Mapping[str, tuple[Mapping[str, int | None], Mapping[str, Rung], Audiences]] = {
+    "standard": (STANDARD_OFFSETS, STANDARD_RUNGS, STANDARD_AUDIENCES),
+    "effectiveness": (STANDARD_OFFSETS, STANDARD_RUNGS, STANDARD_AUDIENCES),
+    "onsite": (STANDARD_OFFSETS, STANDARD_RUNGS, STANDARD_AUDIENCES),
+    "direct": (DIRECT_OFFSETS, DIRECT_RUNGS, DIRECT_AUDIENCES),
+    "reminder": (REMINDER_OFFSETS, STANDARD_RUNGS, STANDARD_AUDIENCES),
 }
 
 
@@ -50,5 +57,26 @@ def ladder_data(mode: str) -> dict[str, Any]:
 
 def rung(mode: str, name: str) -> Rung | None:
     """The rung of a mode's ladder, or None if the mode does not use it."""
-    offsets, rungs = LADDERS.get(mode, LADDERS["standard"])
+    offsets, rungs, _ = LADDERS.get(mode, LADDERS["standard"])
     return rungs.get(name) if offsets.get(name) is not None else None
+
+
+def audience(mode: str, name: str, facts: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Who is told when a rung fires: the rung's audience for the task's department and the case's
+    task force, and whoever holds the task when its department is told."""
+    _, _, audiences = LADDERS.get(mode, LADDERS["standard"])
+    lead, taskforce = facts.get("lead_department") or "", facts.get("taskforce") or ""
+    named = audiences.get(name, ())
+    resolved = []
+    for kind, value in named:
+        if (kind, value) == LEAD:
+            resolved.append(("department", lead))
+        elif (kind, value) == LEADER:
+            resolved.append(("department_leader", lead))
+        elif (kind, value) == TASKFORCE_LEADER:
+            resolved.append(("taskforce_leader", taskforce))
+        else:
+            resolved.append((kind, value))
+    if facts.get("assignee") and (LEAD in named or LEADER in named):
+        resolved.append(("user", facts["assignee"]))
+    return tuple(resolved)

@@ -225,24 +225,24 @@ class MarshmallowTaskForm:
 
     def __init__(self, schema: type[TaskFormSchema]) -> None:
         self.schema = schema
-        # One schema instance per directory of departments (it changes when the org is reloaded):
-        # building a marshmallow schema copies all its fields, which costs more than a load.
-        self._loader: tuple[Mapping[str, str], TaskFormSchema] | None = None
-
-    def _schema_for(self, departments: Mapping[str, str]) -> TaskFormSchema:
-        loader = self._loader
-        if loader is None or loader[0] is not departments:
-            loader = self._loader = (departments, self.schema(context={"departments": departments}))
-        return loader[1]
 
     def load(self, data: Mapping[str, Any], context: FormContext) -> dict[str, Any]:
         """Validate and clean submitted data; every field of the form is present in the result."""
-        schema = self._schema_for(context.departments)
+        schema = self.schema(context={"departments": context.departments})
         try:
             cleaned = schema.load(data)
         except ValidationError as err:
             raise InvalidInput("表单填写有误", _flatten(err.normalized_messages())) from err
         return {name: cleaned.get(name) for name in schema.fields} | cleaned
+
+    def initial(self, context: FormContext) -> dict[str, Any]:
+        """Start the fields marked ``prefill`` from the task's data; a referral's lead department
+        from the task force's lead unit (牵头单位) when the case names none yet."""
+        prefilled = [name for name, field in self.schema._declared_fields.items() if field.metadata.get("prefill")]
+        values = {name: context.task_data[name] for name in prefilled if context.task_data.get(name) is not None}
+        if "lead_department" in prefilled:
+            values.setdefault("lead_department", context.taskforce.get("lead_department"))
+        return values
 
     def describe(self, context: FormContext) -> list[dict[str, Any]]:
         """Describe each field for a client that draws the form."""

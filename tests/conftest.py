@@ -17,7 +17,9 @@ import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.bootstrap import Engine, bootstrap
+from engine.bootstrap import bootstrap
+from engine.deployments import deploy
+from engine.engine import Engine
 from engine.calendar.clock import FrozenClock, install_clock
 from engine.storage.database import Database
 from engine.storage.models import OPEN_TASK, Task, WorklistCount
@@ -56,7 +58,7 @@ def postgres_reachable() -> bool:
 def _seed(db_url: str) -> None:
     engine = bootstrap(Settings.from_env(database_url=db_url, secret_key=TEST_SECRET), build_catalogue())
     upgrade_schema(engine.db)
-    engine.deploy()
+    deploy(engine)
     load_org(engine, org_data())
     from api.auth import hash_password
 
@@ -138,7 +140,7 @@ def engine(database_url: str, clock: FrozenClock) -> Iterator[Engine]:
     settings = Settings.from_env(database_url=database_url, secret_key=TEST_SECRET,
                                  instance_cache_size=cache_size)
     eng = bootstrap(settings, build_catalogue(), clock)
-    eng.deploy()
+    deploy(eng)
     yield eng
     try:
         # Whatever the test did, the kept worklist counts still equal the task rows.
@@ -150,15 +152,15 @@ def engine(database_url: str, clock: FrozenClock) -> Iterator[Engine]:
 def worklist_counts(engine: Engine) -> dict[tuple[str, str], int]:
     """The kept open-task counts per department and role (zeros left out)."""
     with engine.db.unit_of_work(write=False) as uow:
-        rows = uow.session.execute(select(WorklistCount.department, WorklistCount.role, WorklistCount.open_tasks))
+        rows = uow.execute(select(WorklistCount.department, WorklistCount.role, WorklistCount.open_tasks))
         return {(d, r): n for d, r, n in rows if n}
 
 
 def counted_open_tasks(engine: Engine) -> dict[tuple[str, str], int]:
     """The open tasks per department and role, counted from the task rows."""
     with engine.db.unit_of_work(write=False) as uow:
-        rows = uow.session.execute(select(Task.department, Task.role, func.count()).where(OPEN_TASK)
-                                   .group_by(Task.department, Task.role))
+        rows = uow.execute(select(Task.department, Task.role, func.count()).where(OPEN_TASK)
+                           .group_by(Task.department, Task.role))
         return {(d, r): n for d, r, n in rows}
 
 

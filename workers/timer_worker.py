@@ -18,7 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
-from engine.bootstrap import Engine
+from engine.engine import Engine
 from engine.notifications.channels import Channel, default_channels
 from engine.notifications.delivery import dispatch_due
 from engine.storage.models import Case
@@ -32,7 +32,7 @@ JOB_ID = "fire_due_timers"
 def next_wakeup(engine: Engine) -> datetime | None:
     """The earliest armed timer of any open case."""
     with engine.db.unit_of_work(write=False) as uow:
-        return uow.session.scalar(select(func.min(Case.next_wakeup_at)).where(Case.status == "open"))
+        return uow.scalar(select(func.min(Case.next_wakeup_at)).where(Case.status == "open"))
 
 
 class Worker:
@@ -82,6 +82,10 @@ class Worker:
                                replace_existing=True, misfire_grace_time=None)
 
     def _fire_and_deliver(self) -> None:
+        try:
+            self.engine.directory.refresh()  # an organisation changed elsewhere reaches this worker
+        except Exception:
+            log.exception("reading the organisation's version failed")
         try:
             for fired in fire_due_timers(self.engine):
                 log.info("fired timers of case %s (next wake-up %s)", fired.number, fired.next_wakeup_at)

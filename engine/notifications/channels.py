@@ -10,7 +10,7 @@ import urllib.request
 from email.message import EmailMessage
 from typing import Protocol
 
-from engine.storage.models import Delivery
+from engine.storage.records import DeliveryRecord
 from engine.settings import Settings
 
 SIGNATURE_HEADER = "X-Duban-Signature"
@@ -20,7 +20,7 @@ DELIVERY_HEADER = "X-Duban-Delivery"
 class Channel(Protocol):
     """Sends one delivery; raises on any failure."""
 
-    def send(self, delivery: Delivery) -> None: ...
+    def send(self, delivery: DeliveryRecord) -> None: ...
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -34,7 +34,7 @@ class SmtpChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: DeliveryRecord) -> None:
         """Send the delivery as a UTF-8 email."""
         message = EmailMessage()
         message["From"] = self.settings.smtp_from
@@ -57,7 +57,7 @@ class WebhookChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: DeliveryRecord) -> None:
         """POST the payload; anything but a 2xx answer is a failure."""
         body = delivery.payload.encode("utf-8")
         request = urllib.request.Request(delivery.target, data=body, method="POST", headers={

@@ -15,11 +15,12 @@ from typing import Mapping
 
 from sqlalchemy import select, update
 
-from engine.bootstrap import Engine
+from engine.engine import Engine
 from engine.notifications.channels import Channel
 from engine.calendar.clock import Clock, SystemClock
 from engine.errors import Conflict, NotFound
 from engine.storage.models import Delivery
+from engine.storage.records import DeliveryRecord, from_row
 
 LEASE = timedelta(minutes=2)
 BATCH = 50
@@ -57,61 +58,71 @@ def dispatch_due(engine: Engine, channels: Mapping[str, Channel], now: datetime 
     return outcomes
 
 
-def _lease(engine: Engine, now: datetime, real_now: datetime, limit: int) -> list[Delivery]:
+_DELIVERIES = Delivery.__table__
+_SELECT = select(*_DELIVERIES.c)
+
+
+def _lease(engine: Engine, now: datetime, real_now: datetime, limit: int) -> list[DeliveryRecord]:
     with engine.db.unit_of_work() as uow:
         query = (
-            select(Delivery)
-            .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
-                   (Delivery.leased_until.is_(None)) | (Delivery.leased_until < real_now))
-            .order_by(Delivery.next_attempt_at, Delivery.id)
+            _SELECT
+            .where(_DELIVERIES.c.state == "pending", _DELIVERIES.c.next_attempt_at <= now,
+                   (_DELIVERIES.c.leased_until.is_(None)) | (_DELIVERIES.c.leased_until < real_now))
+            .order_by(_DELIVERIES.c.next_attempt_at, _DELIVERIES.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        if engine.db.locks_rows:
-            query = query.with_for_update(skip_locked=True)
-        leased = list(uow.session.scalars(query))
+        leased = [from_row(DeliveryRecord, row) for row in uow.execute(query)]
         for delivery in leased:
             delivery.leased_until = real_now + LEASE
             delivery.attempts += 1
+            uow.write(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery.id)
+                      .values(leased_until=delivery.leased_until, attempts=delivery.attempts), {})
         uow.commit()
     return leased
 
 
-def _sent(engine: Engine, delivery: Delivery, now: datetime) -> Outcome:
+def _sent(engine: Engine, delivery: DeliveryRecord, now: datetime) -> Outcome:
     with engine.db.unit_of_work() as uow:
-        uow.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(
-            state="sent", sent_at=now, leased_until=None, last_error=None))
+        uow.write(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery.id).values(
+            state="sent", sent_at=now, leased_until=None, last_error=None), {})
         uow.commit()
     return Outcome(delivery.id, delivery.channel, delivery.target, "sent", delivery.attempts)
 
 
-def _failed(engine: Engine, delivery: Delivery, error: str, now: datetime) -> Outcome:
+def _failed(engine: Engine, delivery: DeliveryRecord, error: str, now: datetime) -> Outcome:
     settings = engine.settings
     dead = delivery.attempts >= settings.delivery_max_attempts
     backoff = timedelta(seconds=settings.delivery_backoff_seconds * 2 ** (delivery.attempts - 1))
     with engine.db.unit_of_work() as uow:
-        uow.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(
+        uow.write(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery.id).values(
             state="dead" if dead else "pending", leased_until=None, last_error=error[:2000],
-            next_attempt_at=now if dead else now + backoff))
+            next_attempt_at=now if dead else now + backoff), {})
         uow.commit()
     return Outcome(delivery.id, delivery.channel, delivery.target, "dead" if dead else "pending",
                    delivery.attempts, error)
 
 
-def dead_deliveries(engine: Engine) -> list[Delivery]:
+def dead_deliveries(engine: Engine) -> list[DeliveryRecord]:
     """Deliveries that used up their attempts, oldest first."""
     with engine.db.unit_of_work(write=False) as uow:
-        return list(uow.session.scalars(select(Delivery).where(Delivery.state == "dead").order_by(Delivery.id)))
+        return [from_row(DeliveryRecord, row) for row in
+                uow.execute(_SELECT.where(_DELIVERIES.c.state == "dead").order_by(_DELIVERIES.c.id))]
 
 
-def retry(engine: Engine, delivery_id: int) -> Delivery:
+def retry(engine: Engine, delivery_id: int) -> DeliveryRecord:
     """Give a dead delivery a fresh set of attempts, due now."""
     with engine.db.unit_of_work() as uow:
-        delivery = uow.session.get(Delivery, delivery_id)
-        if delivery is None:
+        row = uow.execute(_SELECT.where(_DELIVERIES.c.id == delivery_id).with_for_update()).one_or_none()
+        if row is None:
             raise NotFound(f"没有编号为 {delivery_id} 的投递")
+        delivery = from_row(DeliveryRecord, row)
         if delivery.state != "dead":
             raise Conflict(f"投递 {delivery_id} 的状态是 {delivery.state}，只有失败的投递可以重试")
         delivery.state, delivery.attempts, delivery.last_error = "pending", 0, None
         delivery.next_attempt_at, delivery.leased_until = engine.clock.now(), None
+        uow.write(update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id).values(
+            state="pending", attempts=0, last_error=None, next_attempt_at=delivery.next_attempt_at,
+            leased_until=None), {})
         uow.commit()
     return delivery

@@ -13,15 +13,14 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import TextClause, bindparam, func, select, text, update
-from sqlalchemy.orm import Session
 
-from engine.org.access import DEPARTMENT_ROLES, Actor
-from engine.bootstrap import Engine
 from engine.catalogue import Notice
-from engine.storage.database import write
+from engine.engine import Engine
 from engine.errors import NotFound
+from engine.org.access import DEPARTMENT_ROLES, Actor
 from engine.org.directory import Recipient
 from engine.storage.models import Delivery, Notification
+from engine.storage.unit_of_work import UnitOfWork
 
 
 def recipients(users: Iterable[Recipient], audience: Iterable[tuple[str, str]]) -> list[Recipient]:
@@ -40,7 +39,7 @@ def recipients(users: Iterable[Recipient], audience: Iterable[tuple[str, str]]) 
     return list(chosen.values())
 
 
-def notify(session: Session, engine: Engine, *, case_id: int | None, notice: Notice, key: str,
+def notify(uow: UnitOfWork, engine: Engine, *, case_id: int | None, notice: Notice, key: str,
            now: datetime) -> list[str]:
     """Write a notice to each recipient's inbox and queue its email and webhook deliveries, all
     once per key; return the recipients."""
@@ -50,10 +49,10 @@ def notify(session: Session, engine: Engine, *, case_id: int | None, notice: Not
     rows = [{"username": user.username, "case_id": case_id, "kind": notice.kind, "title": notice.title,
              "body": notice.body, "created_at": now, "dedupe_key": f"{key}:{user.username}"} for user in users]
     # One statement whatever the number of rows (executemany), compiled once.
-    write(session, _INSERT_NOTIFICATIONS, rows)
+    uow.write(_INSERT_NOTIFICATIONS, rows)
     deliveries = _deliveries(engine, case_id, notice, key, users, now)
     if deliveries:
-        write(session, _INSERT_DELIVERIES, deliveries)
+        uow.write(_INSERT_DELIVERIES, deliveries)
     return [user.username for user in users]
 
 
@@ -100,48 +99,37 @@ def _deliveries(engine: Engine, case_id: int | None, notice: Notice, key: str, u
 class Inbox:
     """A page of someone's notifications, the total it was cut from, and their unread count."""
 
-    items: list[Notification]
+    items: list[Any]
     total: int
     unread: int
     page: int
     per_page: int
 
 
+_NOTIFICATIONS = Notification.__table__
+
+
 def list_inbox(engine: Engine, actor: Actor, unread_only: bool, page: int, per_page: int) -> Inbox:
     """A page of the actor's notifications, newest first."""
+    mine = _NOTIFICATIONS.c.username == actor.username
+    unread = mine & _NOTIFICATIONS.c.read_at.is_(None)
+    condition = unread if unread_only else mine
     with engine.db.unit_of_work(write=False) as uow:
-        items, total, unread = _inbox(uow.session, actor.username, unread_only, page, per_page)
-    return Inbox(items, total, unread, page, per_page)
+        total = uow.scalar(select(func.count()).select_from(_NOTIFICATIONS).where(condition)) or 0
+        unread_count = uow.scalar(select(func.count()).select_from(_NOTIFICATIONS).where(unread)) or 0
+        items = uow.execute(select(*_NOTIFICATIONS.c).where(condition).order_by(_NOTIFICATIONS.c.id.desc())
+                            .limit(per_page).offset((page - 1) * per_page)).all()
+    return Inbox(items, total, unread_count, page, per_page)
 
 
-def read_notification(engine: Engine, actor: Actor, notification_id: int) -> Notification:
-    """Mark one of the actor's notifications read (idempotent)."""
+def read_notification(engine: Engine, actor: Actor, notification_id: int) -> Any:
+    """Mark one of the actor's notifications read (idempotent); the notification."""
+    mine = (_NOTIFICATIONS.c.id == notification_id) & (_NOTIFICATIONS.c.username == actor.username)
+    now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
-        found = _mark_read(uow.session, actor.username, notification_id, engine.clock.now())
+        uow.write(update(_NOTIFICATIONS).where(mine, _NOTIFICATIONS.c.read_at.is_(None)).values(read_at=now), {})
+        found = uow.execute(select(*_NOTIFICATIONS.c).where(mine)).one_or_none()
+        if found is None:
+            raise NotFound("通知不存在")
         uow.commit()
-    return found
-
-
-def _inbox(session: Session, username: str, unread_only: bool, page: int, per_page: int
-           ) -> tuple[list[Notification], int, int]:
-    condition = Notification.username == username
-    if unread_only:
-        condition = condition & Notification.read_at.is_(None)
-    total = session.scalar(select(func.count()).select_from(Notification).where(condition)) or 0
-    unread = session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.username == username, Notification.read_at.is_(None))) or 0
-    items = list(session.scalars(select(Notification).where(condition).order_by(Notification.id.desc())
-                                 .limit(per_page).offset((page - 1) * per_page)))
-    return items, total, unread
-
-
-def _mark_read(session: Session, username: str, notification_id: int, now: datetime) -> Notification:
-    found = session.scalar(select(Notification).where(
-        Notification.id == notification_id, Notification.username == username))
-    if found is None:
-        raise NotFound("通知不存在")
-    if found.read_at is None:
-        session.execute(update(Notification).where(Notification.id == notification_id)
-                        .values(read_at=now).execution_options(synchronize_session=False))
-        found.read_at = now
     return found

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 
 from engine.org.access import Actor
-from engine.bootstrap import Engine
+from engine.engine import Engine
+from engine.org.directory import CURRENT_VERSION
 from engine.storage.models import AuthSession, User
 
 _SESSIONS = AuthSession.__table__
@@ -21,7 +22,7 @@ _USERS = User.__table__
 # The check every request makes: one row by primary key, or none.
 _SIGNED_IN = (
     select(_USERS.c.username, _USERS.c.display_name, _USERS.c.department_code, _USERS.c.taskforce_code,
-           _USERS.c.roles)
+           _USERS.c.roles, CURRENT_VERSION.label("org_version"))
     .join_from(_SESSIONS, _USERS, _USERS.c.id == _SESSIONS.c.user_id)
     .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.revoked_at.is_(None),
            _SESSIONS.c.expires_at > bindparam("now", type_=_SESSIONS.c.expires_at.type),
@@ -34,22 +35,23 @@ def open_session(engine: Engine, username: str, now: datetime) -> tuple[str, dat
     session_id = secrets.token_hex(16)
     expires_at = now + timedelta(seconds=engine.settings.token_ttl_seconds)
     with engine.db.unit_of_work() as uow:
-        user_id = uow.session.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
+        user_id = uow.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
         if user_id is None:
             raise LookupError(username)
-        uow.session.execute(insert(_SESSIONS).values(
-            id=session_id, user_id=user_id, created_at=now, expires_at=expires_at))
+        uow.write(insert(_SESSIONS), {"id": session_id, "user_id": user_id, "created_at": now,
+                                      "expires_at": expires_at})
         uow.commit()
     return session_id, expires_at
 
 
 def signed_in(engine: Engine, session_id: str, username: str, now: datetime) -> Actor | None:
-    """The actor of an open session of an active account, or None."""
+    """The actor of an open session of an active account, or None. The organisation's version is
+    read with it and observed by the directory (one query, on every request)."""
     with engine.db.unit_of_work(write=False) as uow:
-        row = uow.session.execute(_SIGNED_IN, {"session_id": session_id, "now": now,
-                                               "username": username}).one_or_none()
+        row = uow.execute(_SIGNED_IN, {"session_id": session_id, "now": now, "username": username}).one_or_none()
     if row is None:
         return None
+    engine.directory.observe(row.org_version)
     return Actor(row.username, frozenset(row.roles or ()), row.department_code, row.taskforce_code,
                  row.display_name)
 
@@ -57,8 +59,8 @@ def signed_in(engine: Engine, session_id: str, username: str, now: datetime) -> 
 def revoke_session(engine: Engine, session_id: str, now: datetime) -> None:
     """End a session (idempotent)."""
     with engine.db.unit_of_work() as uow:
-        uow.session.execute(update(_SESSIONS).where(_SESSIONS.c.id == session_id, _SESSIONS.c.revoked_at.is_(None))
-                            .values(revoked_at=now))
+        uow.write(update(_SESSIONS).where(_SESSIONS.c.id == session_id, _SESSIONS.c.revoked_at.is_(None))
+                  .values(revoked_at=now), {})
         uow.commit()
 
 
@@ -66,8 +68,7 @@ def revoke_sessions_of(engine: Engine, username: str, now: datetime) -> int:
     """End every open session of an account; how many were open."""
     with engine.db.unit_of_work() as uow:
         user_id = select(User.id).where(User.username == username).scalar_subquery()
-        result = uow.session.execute(update(_SESSIONS).where(_SESSIONS.c.user_id == user_id,
-                                                             _SESSIONS.c.revoked_at.is_(None))
-                                     .values(revoked_at=now))
+        result = uow.execute(update(_SESSIONS).where(_SESSIONS.c.user_id == user_id, _SESSIONS.c.revoked_at.is_(None))
+                             .values(revoked_at=now))
         uow.commit()
     return result.rowcount or 0

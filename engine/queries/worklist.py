@@ -7,13 +7,14 @@ Each query is scoped by the caller's visibility and served by a composite index
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Generic, Sequence, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, select, true
+from sqlalchemy import ColumnElement, LargeBinary, and_, func, literal, select, true
 
 from engine.org.access import Actor, visible_cases, visible_tasks, workable_tasks
-from engine.bootstrap import Engine
-from engine.storage.models import OPEN_TASK, Case, CaseParty, Department, Task, Taskforce, WorklistCount
+from engine.engine import Engine
+from engine.storage.models import OPEN_TASK, Case, CaseParty, Task, WorklistCount
+from engine.storage.records import CaseRecord, TaskRecord
 
 T = TypeVar("T")
 TASK_STATES = ("ready", "claimed", "completed", "cancelled")
@@ -72,8 +73,8 @@ class CaseQuery:
     per_page: int = 50
 
 
-def list_tasks(engine: Engine, actor: Actor, query: TaskQuery) -> Page[Row[Any]]:
-    """A page of the tasks the actor may see, filtered and sorted, as rows of the task table."""
+def list_tasks(engine: Engine, actor: Actor, query: TaskQuery) -> Page[TaskRecord]:
+    """A page of the tasks the actor may see, filtered and sorted."""
     condition = and_(visible_tasks(actor), _scope(actor, query.scope))
     if set(query.states) == set(OPEN_STATES):
         # Written out literally so both databases match it to the partial worklist indexes.
@@ -91,8 +92,12 @@ def list_tasks(engine: Engine, actor: Actor, query: TaskQuery) -> Page[Row[Any]]
         # The department worklist as it opens: its total is kept per department and role.
         count = select(func.coalesce(func.sum(WorklistCount.open_tasks), 0)).where(
             workable_tasks(actor, WorklistCount.department, WorklistCount.role))
-    return _page(engine, select(*Task.__table__.columns).where(condition).order_by(*order),
-                 count, query.page, query.per_page)
+    with engine.db.unit_of_work(write=False) as uow:
+        total = uow.scalar(count) or 0
+        rows = uow.execute(select(*Task.__table__.columns).where(condition).order_by(*order)
+                           .limit(query.per_page).offset((query.page - 1) * query.per_page))
+        items = [TaskRecord(*row) for row in rows]
+    return Page(items, total, query.page, query.per_page)
 
 
 def _scope(actor: Actor, scope: str) -> ColumnElement[bool]:
@@ -103,8 +108,13 @@ def _scope(actor: Actor, scope: str) -> ColumnElement[bool]:
     return true()
 
 
-def list_cases(engine: Engine, actor: Actor, query: CaseQuery) -> Page[Row[Any]]:
-    """A page of the cases the actor may see, filtered and sorted, as rows (without workflow state)."""
+# A case list leaves each case's workflow state out (it reads as empty).
+_LISTED_CASE = [literal(b"", LargeBinary).label(c.key) if c.key == "workflow_state" else c
+                for c in Case.__table__.columns]
+
+
+def list_cases(engine: Engine, actor: Actor, query: CaseQuery) -> Page[CaseRecord]:
+    """A page of the cases the actor may see, filtered and sorted."""
     condition = visible_cases(actor)
     for column, value in ((Case.status, query.status), (Case.mode, query.mode),
                           (Case.taskforce, query.taskforce), (Case.warning_level, query.warning)):
@@ -114,32 +124,9 @@ def list_cases(engine: Engine, actor: Actor, query: CaseQuery) -> Page[Row[Any]]
         condition = and_(condition, Case.id.in_(
             select(CaseParty.case_id).where(CaseParty.department_code == query.department)))
     order = CASE_SORTS[query.sort]
-    listed = [c for c in Case.__table__.columns if c.key != "workflow_state"]
-    return _page(engine, select(*listed).where(condition).order_by(*order),
-                 select(func.count()).select_from(Case).where(condition), query.page, query.per_page)
-
-
-def _page(engine: Engine, rows: Select, count: Select, page: int, per_page: int) -> Page:  # type: ignore[type-arg]
-    """Run a list query and its count; rows come back as plain named tuples, not ORM objects."""
     with engine.db.unit_of_work(write=False) as uow:
-        connection = uow.session.connection()
-        total = connection.execute(count).scalar() or 0
-        items = list(connection.execute(rows.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items, total, page, per_page)
-
-
-def list_departments(engine: Engine) -> list[Department]:
-    """Every department, bureaus first, then districts, then the office."""
-    order = {"bureau": 0, "district": 1, "office": 2}
-    with engine.db.unit_of_work(write=False) as uow:
-        departments = list(uow.session.scalars(select(Department)))
-    return sorted(departments, key=lambda d: (order.get(d.kind, 9), d.code))
-
-
-def list_taskforces(engine: Engine) -> list[Taskforce]:
-    """Every task force in the seed's order, with its members."""
-    with engine.db.unit_of_work(write=False) as uow:
-        taskforces = list(uow.session.scalars(select(Taskforce).order_by(Taskforce.position)))
-        for taskforce in taskforces:
-            _ = taskforce.members  # load before the session closes
-    return taskforces
+        total = uow.scalar(select(func.count()).select_from(Case).where(condition)) or 0
+        rows = uow.execute(select(*_LISTED_CASE).where(condition).order_by(*order)
+                           .limit(query.per_page).offset((query.page - 1) * query.per_page))
+        items = [CaseRecord(*row) for row in rows]
+    return Page(items, total, query.page, query.per_page)

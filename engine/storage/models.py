@@ -122,6 +122,17 @@ class User(Base):
     demo: Mapped[bool] = mapped_column(default=False)
 
 
+class OrgVersion(Base):
+    """The organisation's version: one row, raised by every change to departments, task forces and
+    accounts (``engine.org.directory.org_changes``), read with every request's session, so every
+    process knows when its directory is out of date."""
+
+    __tablename__ = "org_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class AuthSession(Base):
     """A signed-in session: every access token names one (its ``jti``). Checked on every request,
     so a logout (revoked) or a disabled account takes effect at once in every process."""

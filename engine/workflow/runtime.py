@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import contextvars
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, MutableMapping
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -58,20 +58,26 @@ class ServiceCall:
     attached_to: UUID | None = None  # the activity whose boundary event led here, if any
 
 
-# Service calls made while a command runs; the runtime returns them to the use case.
-_service_calls: contextvars.ContextVar[list[ServiceCall] | None] = contextvars.ContextVar(
-    "duban_service_calls", default=None
-)
+@dataclass(frozen=True)
+class StepResult:
+    """What a step asked for beyond the workflow itself: the service tasks it ran, in order, for
+    the command to carry out in its transaction."""
+
+    calls: tuple[ServiceCall, ...] = ()
+
+
+# The attribute of a top-level workflow under which a step notes its service calls.
+_CALLS = "duban_service_calls"
 
 
 class _ScriptEngine(PythonScriptEngine):
-    """The script engine: restricted builtins and calendar functions; service tasks are recorded,
-    not performed, so the use case can write their effects (notifications) in its transaction."""
+    """The script engine: restricted builtins and calendar functions; service tasks are noted on
+    the workflow that runs them, not performed, and the step returns them (``StepResult``)."""
 
     def call_service(self, task: Any, **kwargs: Any) -> str:
-        calls = _service_calls.get()
+        calls = getattr(task.workflow.top_workflow, _CALLS, None)
         if calls is None:
-            raise ProcessError("服务任务只能在命令中执行 (service task outside a command)")
+            raise ProcessError("服务任务只能在命令中执行 (service task outside a step)")
         params = {name: spec.get("value") for name, spec in (kwargs.get("operation_params") or {}).items()}
         calls.append(ServiceCall(kwargs.get("operation_name") or "", params, task.id, task.task_spec.bpmn_id,
                                  _attached_activity(task)))
@@ -80,21 +86,21 @@ class _ScriptEngine(PythonScriptEngine):
 
 class _CompilingEnvironment(TaskDataEnvironment):
     """Task data as the scripts' namespace (SpiffWorkflow's TaskDataEnvironment), with each
-    expression and script compiled once: the same few dozen from processes.bpmn run on every step."""
+    expression and script compiled once (``codes``, the engine's expression cache): the same few
+    dozen from processes.bpmn run on every step."""
 
-    MAX_CODES = 4096
-
-    def __init__(self, environment_globals: dict[str, Any]) -> None:
+    def __init__(self, environment_globals: dict[str, Any], codes: MutableMapping[tuple[str, str], Any]) -> None:
         super().__init__(environment_globals)
-        self._codes: dict[tuple[str, str], Any] = {}
+        self._codes = codes
+        self._lock = threading.Lock()
 
     def _compiled(self, source: str, mode: str) -> Any:
-        code = self._codes.get((source, mode))
+        with self._lock:
+            code = self._codes.get((source, mode))
         if code is None:
             code = compile(source, "<string>", mode)  # the name SpiffWorkflow finds error lines by
-            if len(self._codes) >= self.MAX_CODES:
-                self._codes.clear()
-            self._codes[(source, mode)] = code
+            with self._lock:
+                self._codes[(source, mode)] = code
         return code
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
@@ -160,12 +166,13 @@ class ReadyTask:
 class WorkflowRuntime:
     """Runs the instances of one catalogue's processes."""
 
-    def __init__(self, specs: SpecCache, calendar: WorkingCalendar, clock: Clock) -> None:
+    def __init__(self, specs: SpecCache, calendar: WorkingCalendar, clock: Clock,
+                 compiled: MutableMapping[tuple[str, str], Any]) -> None:
         self.specs = specs
         self.calendar = calendar
         self.clock = clock
         self._serializers: dict[str, WorkflowSerializer] = {}
-        self.script_engine = _ScriptEngine(environment=_CompilingEnvironment(self._script_globals()))
+        self.script_engine = _ScriptEngine(environment=_CompilingEnvironment(self._script_globals(), compiled))
 
     def _script_globals(self) -> dict[str, Any]:
         """The functions BPMN scripts and timer expressions see."""
@@ -196,7 +203,7 @@ class WorkflowRuntime:
 
     # -- instances ---------------------------------------------------------------------------
 
-    def start(self, version: str, process_id: str, data: Mapping[str, Any]) -> BpmnWorkflow:
+    def start(self, version: str, process_id: str, data: Mapping[str, Any]) -> tuple[BpmnWorkflow, StepResult]:
         """Create an instance of a process with its starting data and run it to its first wait."""
         specs = self.specs.get(version)
         workflow = BpmnWorkflow(
@@ -204,8 +211,7 @@ class WorkflowRuntime:
         )
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data)
-        self.advance(workflow)
-        return workflow
+        return workflow, self.advance(workflow)
 
     def serializer(self, version: str) -> WorkflowSerializer:
         """The serializer of a deployed version."""
@@ -227,40 +233,25 @@ class WorkflowRuntime:
 
     # -- running -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[list[ServiceCall]]:
-        """Collect the service calls the engine makes inside the block."""
-        calls: list[ServiceCall] = []
-        token = _service_calls.set(calls)
-        try:
-            yield calls
-        finally:
-            _service_calls.reset(token)
-
-    def send_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:
+    def send_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> StepResult:
         """Deliver a BPMN message to the instance and run on; a conflict if nothing waits for it."""
-        try:
-            with running_on(self.clock):
+        with self.stepping(workflow) as calls:
+            try:
                 workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=dict(payload)))
-        except WorkflowException as exc:
-            raise Conflict("事项当前不接受此操作 (nothing is waiting for this message)") from exc
-        self.advance(workflow)
+            except WorkflowException as exc:
+                raise Conflict("事项当前不接受此操作 (nothing is waiting for this message)") from exc
+            self._run_engine(workflow)
+        return StepResult(tuple(calls))
 
-    def advance(self, workflow: BpmnWorkflow) -> None:
+    def advance(self, workflow: BpmnWorkflow) -> StepResult:
         """Run engine steps and fire due timers until the instance waits on people or time."""
-        try:
-            with running_on(self.clock):
-                for _ in range(MAX_ENGINE_ROUNDS):
-                    workflow.do_engine_steps()  # ends with refresh_timers(): due timers become ready
-                    if not has_engine_work(workflow):
-                        return
-            raise ProcessError("流程未能在有限步数内停止 (engine steps did not settle)")
-        except SpiffWorkflowException as exc:
-            raise ProcessError(f"流程执行出错：{exc}") from exc
+        with self.stepping(workflow) as calls:
+            self._run_engine(workflow)
+        return StepResult(tuple(calls))
 
     def complete(
         self, workflow: BpmnWorkflow, task_id: UUID, form: Mapping[str, Any], result_variable: str | None
-    ) -> None:
+    ) -> StepResult:
         """Complete a ready user task with validated form data and run on."""
         task = _ready_user_task(workflow, task_id)
         if task is None:
@@ -269,12 +260,32 @@ class WorkflowRuntime:
             task.data[result_variable] = dict(form)
         else:
             task.data.update(form)
+        with self.stepping(workflow) as calls:
+            task.run()
+            self._run_engine(workflow)
+        return StepResult(tuple(calls))
+
+    @contextlib.contextmanager
+    def stepping(self, workflow: BpmnWorkflow) -> Iterator[list[ServiceCall]]:
+        """One step: the runtime's clock for SpiffWorkflow's timers, the service calls noted on the
+        workflow, SpiffWorkflow's errors as process errors."""
+        calls: list[ServiceCall] = []
+        setattr(workflow, _CALLS, calls)
         try:
             with running_on(self.clock):
-                task.run()
+                yield calls
         except SpiffWorkflowException as exc:
             raise ProcessError(f"流程执行出错：{exc}") from exc
-        self.advance(workflow)
+        finally:
+            delattr(workflow, _CALLS)
+
+    @staticmethod
+    def _run_engine(workflow: BpmnWorkflow) -> None:
+        for _ in range(MAX_ENGINE_ROUNDS):
+            workflow.do_engine_steps()  # ends with refresh_timers(): due timers become ready
+            if not has_engine_work(workflow):
+                return
+        raise ProcessError("流程未能在有限步数内停止 (engine steps did not settle)")
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -23,8 +23,7 @@ def _production(engine):  # type: ignore[no-untyped-def]
 
 def _disable_every_demo_account_but(engine, *kept: str) -> None:  # type: ignore[no-untyped-def]
     with engine.db.unit_of_work() as uow:
-        uow.session.execute(update(User).where(User.demo.is_(True), User.username.not_in(kept))
-                            .values(active=False))
+        uow.execute(update(User).where(User.demo.is_(True), User.username.not_in(kept)).values(active=False))
         uow.commit()
 
 

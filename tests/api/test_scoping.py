@@ -103,7 +103,7 @@ def test_every_department_that_takes_part_becomes_a_party_once(client, auth, eng
                 {"outcome": "return", "reason": "不属于本单位职责"})
     case = refer(client, auth, case, lead="wuchang")
     with engine.db.unit_of_work(write=False) as uow:
-        parties = uow.session.scalars(select(CaseParty.department_code).where(CaseParty.case_id == case["id"])).all()
+        parties = uow.execute(select(CaseParty.department_code).where(CaseParty.case_id == case["id"])).scalars().all()
     assert sorted(parties) == ["econ_it", "hongshan", "qingshan", "supervision_office", "wuchang"]
     for department in parties:
         assert case["id"] in case_ids(client, auth, "supervisor", department=department)

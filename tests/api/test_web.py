@@ -65,7 +65,7 @@ def test_production_mode_lists_no_demo_users(engine) -> None:  # type: ignore[no
     from engine.storage.models import User
 
     with engine.db.unit_of_work() as uow:  # a production start refuses active demo accounts
-        uow.session.execute(update(User).where(User.demo.is_(True)).values(active=False))
+        uow.execute(update(User).where(User.demo.is_(True)).values(active=False))
         uow.commit()
     settings = Settings.from_env(database_url=engine.settings.database_url, production=True,
                                  secret_key="a-production-secret-key-of-at-least-forty-characters")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from engine.commands import cases
+from engine.queries.cases import get_case
 from engine.bootstrap import Engine
 from engine.calendar.clock import FrozenClock
 from tests.support import ActorOf
@@ -44,16 +45,16 @@ def test_worker_once_fires_what_is_due_and_twice_does_nothing(
     """Upgrade an overdue reminder case with ``worker --once --now``; the same run again does nothing."""
     created = cases.create_case(engine, actor("dispatcher"), cases.CaseDraft(
         "提醒快办测试", "d", "automotive", mode="reminder", lead_department="hongshan"))
-    after_due = (created.due_at + timedelta(minutes=5)).isoformat()
+    after_due = (created.case.due_at + timedelta(minutes=5)).isoformat()
     first = _duban("worker", "--once", "--now", after_due, database_url=database_url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert created.number in first.stdout and "共处理 1 个" in first.stdout
+    assert created.case.number in first.stdout and "共处理 1 个" in first.stdout
     again = _duban("worker", "--once", "--now", after_due, database_url=database_url, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "共处理 0 个" in again.stdout
-    case = cases.get_case(engine, actor("dispatcher"), created.id)
-    assert case.mode == "direct"
-    assert case.version == created.version + 1
+    case = get_case(engine, actor("dispatcher"), created.case.id)
+    assert case.case.mode == "direct"
+    assert case.case.version == created.case.version + 1
 
 
 def test_operators_see_failed_deliveries_and_retry_them(
@@ -76,7 +77,7 @@ def test_operators_see_failed_deliveries_and_retry_them(
     listed = _duban("notifications", "--failed", database_url=database_url, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert f"{outcome.delivery_id}\twebhook\thttp://127.0.0.1:9/closed" in listed.stdout
-    assert case.number in listed.stdout
+    assert case.case.number in listed.stdout
     retried = _duban("notifications", "--retry", str(outcome.delivery_id), database_url=database_url, cwd=tmp_path)
     assert retried.returncode == 0, retried.stderr
     assert dead_deliveries(eng) == []
@@ -95,7 +96,7 @@ def test_operators_set_a_departments_webhook(engine: Engine, database_url: str, 
                 cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     with engine.db.unit_of_work(write=False) as uow:
-        url = uow.session.scalar(select(Department.webhook_url).where(Department.code == "econ_it"))
+        url = uow.scalar(select(Department.webhook_url).where(Department.code == "econ_it"))
     assert url == "https://hooks.example.gov/econ"
     unknown = _duban("department-webhook", "nowhere", "https://x", database_url=database_url, cwd=tmp_path)
     assert unknown.returncode == 1 and "nowhere" in unknown.stderr

@@ -8,12 +8,14 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import func, select, update
 
-from engine.commands import cases
+from engine.commands import cases, tasks
+from engine.queries.cases import get_case
+from engine.storage.records import CaseView, TaskRecord
 from engine.bootstrap import Engine
 from engine.errors import Conflict
 from engine.storage.models import Case, Event, Task
 from engine.org.accounts import Account, save_accounts
-from engine.commands.sync import lock_case, save_new_version
+from engine.storage.repositories import Cases
 from tests.support import ActorOf
 
 ROUNDS = 8
@@ -43,13 +45,13 @@ def _race(workers: list[Callable[[], Any]]) -> list[Any]:
 def _new_refer_task(engine: Engine, actor: ActorOf) -> Task:
     case = cases.create_case(engine, actor("dispatcher"),
                              cases.CaseDraft("并发测试", "d", "optoelectronics"))
-    (task,) = cases.get_case(engine, actor("dispatcher"), case.id).open_tasks
+    (task,) = get_case(engine, actor("dispatcher"), case.case.id).open_tasks
     return task
 
 
 def _count(engine: Engine, query) -> int:  # type: ignore[no-untyped-def]
     with engine.db.unit_of_work(write=False) as uow:
-        return uow.session.scalar(query) or 0
+        return uow.scalar(query) or 0
 
 
 def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine, actor: ActorOf) -> None:
@@ -57,11 +59,11 @@ def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine,
     dispatcher = actor("dispatcher")
     for _ in range(ROUNDS):
         task = _new_refer_task(engine, actor)
-        cases.claim_task(engine, dispatcher, task.id)
+        tasks.claim_task(engine, dispatcher, task.id)
         forms = [{"decision": "refer", "lead_department": lead, "deadline_working_days": 5}
                  for lead in ("econ_it", "commerce")]
-        results = _race([lambda f=f: cases.complete_task(engine, dispatcher, task.id, f) for f in forms])
-        winners = [r for r in results if isinstance(r, cases.CaseView)]
+        results = _race([lambda f=f: tasks.complete_task(engine, dispatcher, task.id, f) for f in forms])
+        winners = [r for r in results if isinstance(r, CaseView)]
         losers = [r for r in results if isinstance(r, Conflict)]
         assert (len(winners), len(losers)) == (1, 1), results
         case_id = task.case_id
@@ -70,9 +72,9 @@ def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: Engine,
         open_handling = _count(engine, select(func.count()).select_from(Task).where(
             Task.case_id == case_id, Task.name == "handle_case", Task.state == "ready"))
         assert open_handling == 1
-        case = cases.get_case(engine, dispatcher, case_id)
-        assert case.version == 2
-        assert case.lead_department == winners[0].lead_department
+        case = get_case(engine, dispatcher, case_id)
+        assert case.case.version == 2
+        assert case.case.lead_department == winners[0].case.lead_department
 
 
 def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: Engine, actor: ActorOf) -> None:
@@ -82,14 +84,14 @@ def test_concurrent_claims_by_a_whole_department_give_the_task_to_one(engine: En
     members = [actor(f"econ_it_{i}") for i in range(8)]
     dispatcher = actor("dispatcher")
     task = _new_refer_task(engine, actor)
-    cases.claim_task(engine, dispatcher, task.id)
-    case = cases.complete_task(engine, dispatcher, task.id,
+    tasks.claim_task(engine, dispatcher, task.id)
+    case = tasks.complete_task(engine, dispatcher, task.id,
                                {"decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
-    (handle,) = cases.get_case(engine, dispatcher, case.id).open_tasks
-    results = _race([lambda m=m: cases.claim_task(engine, m, handle.id) for m in members])
-    winners = [r for r in results if isinstance(r, Task)]
+    (handle,) = get_case(engine, dispatcher, case.case.id).open_tasks
+    results = _race([lambda m=m: tasks.claim_task(engine, m, handle.id) for m in members])
+    winners = [r for r in results if isinstance(r, TaskRecord)]
     assert len(winners) == 1
-    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, Task))
+    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, TaskRecord))
     assert _count(engine, select(func.count()).select_from(Event).where(
         Event.task_id == handle.id, Event.action == "task_claimed")) == 1
 
@@ -98,16 +100,15 @@ def test_a_save_over_a_newer_version_is_refused(engine: Engine, actor: ActorOf) 
     """Refuse to save a case whose version moved since it was loaded (optimistic versioning)."""
     task = _new_refer_task(engine, actor)
     with engine.db.unit_of_work() as uow:
-        case = lock_case(engine, uow.session, task.case_id)
+        case = Cases(uow).lock(task.case_id)
         assert case is not None
-        uow.session.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1)
-                            .execution_options(synchronize_session=False))  # another writer
+        uow.execute(update(Case).where(Case.id == case.id).values(version=Case.version + 1))  # another writer
         case.title = "changed"
-        save_new_version(uow.session, case)
+        Cases(uow).save(case)
         with pytest.raises(Conflict):
             uow.commit()  # the version check fails before anything is committed
     with engine.db.unit_of_work(write=False) as uow:
-        assert uow.session.get(Case, task.case_id).title != "changed"
+        assert uow.scalar(select(Case.title).where(Case.id == task.case_id)) != "changed"
 
 
 def test_a_process_never_reuses_a_workflow_another_process_moved_on(engine: Engine, actor: ActorOf) -> None:
@@ -125,27 +126,27 @@ def test_a_process_never_reuses_a_workflow_another_process_moved_on(engine: Engi
         dispatcher, department = actor("dispatcher"), actor("econ_it")
         case = cases.create_case(first, dispatcher, cases.CaseDraft("两个进程", "d", "optoelectronics"))
         (refer,) = case.open_tasks
-        cases.claim_task(first, dispatcher, refer.id)
-        view = cases.complete_task(first, dispatcher, refer.id, {
+        tasks.claim_task(first, dispatcher, refer.id)
+        view = tasks.complete_task(first, dispatcher, refer.id, {
             "decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
         (handle,) = view.open_tasks
-        assert len(first.instances) == 1 and first.instances.hits == 1  # kept after create, used by refer
+        assert len(first.caches.workflows) == 1 and first.caches.workflows.hits == 1  # kept after create, used by refer
         # The second process asks for an extension; the first process's kept workflow is now stale.
-        cases.claim_task(second, department, handle.id)
-        view = cases.complete_task(second, department, handle.id, {
+        tasks.claim_task(second, department, handle.id)
+        view = tasks.complete_task(second, department, handle.id, {
             "outcome": "extend", "reason": "需要协调", "extension_working_days": 2})
         (approve,) = view.open_tasks
         assert approve.name == "approve_extension"
-        cases.claim_task(first, dispatcher, approve.id)
-        view = cases.complete_task(first, dispatcher, approve.id, {"approved": True})
-        assert first.instances.hits == 1 and first.instances.misses == 1  # its copy was stale
+        tasks.claim_task(first, dispatcher, approve.id)
+        view = tasks.complete_task(first, dispatcher, approve.id, {"approved": True})
+        assert first.caches.workflows.hits == 1 and first.caches.workflows.misses == 1  # its copy was stale
         (handle_again,) = view.open_tasks
         assert handle_again.name == "handle_case"
         # And the other way round: the second process's copy is stale after the first one's step.
-        cases.claim_task(second, department, handle_again.id)
-        view = cases.complete_task(second, department, handle_again.id, {"outcome": "done", "result": "已解决"})
+        tasks.claim_task(second, department, handle_again.id)
+        view = tasks.complete_task(second, department, handle_again.id, {"outcome": "done", "result": "已解决"})
         assert [t.name for t in view.open_tasks] == ["review_feedback"]
-        assert second.instances.hits == 0 and second.instances.misses == 2
+        assert second.caches.workflows.hits == 0 and second.caches.workflows.misses == 2
     finally:
         first.db.dispose()
         second.db.dispose()
@@ -158,10 +159,10 @@ def test_a_failed_step_leaves_no_half_applied_workflow_behind(engine: Engine, ac
 
     dispatcher = actor("dispatcher")
     task = _new_refer_task(engine, actor)
-    cases.claim_task(engine, dispatcher, task.id)
+    tasks.claim_task(engine, dispatcher, task.id)
     with pytest.raises(InvalidInput):
-        cases.complete_task(engine, dispatcher, task.id, {"decision": "refer"})  # no lead department
-    assert len(engine.instances) == 0
-    view = cases.complete_task(engine, dispatcher, task.id, {
+        tasks.complete_task(engine, dispatcher, task.id, {"decision": "refer"})  # no lead department
+    assert len(engine.caches.workflows) == 0
+    view = tasks.complete_task(engine, dispatcher, task.id, {
         "decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
     assert [t.name for t in view.open_tasks] == ["handle_case"]

@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
-from engine.commands import cases
+from engine.commands import cases, tasks
 from engine.bootstrap import Engine, bootstrap
 from engine.notifications.channels import DELIVERY_HEADER, SIGNATURE_HEADER, default_channels
 from engine.calendar.clock import FrozenClock
@@ -104,11 +104,11 @@ def _urge(engine: Engine, actor: ActorOf) -> int:
     dispatcher = actor("dispatcher")
     case = cases.create_case(engine, dispatcher, cases.CaseDraft("电网接入慢", "d", "optoelectronics"))
     (refer,) = case.open_tasks
-    cases.claim_task(engine, dispatcher, refer.id)
-    cases.complete_task(engine, dispatcher, refer.id,
+    tasks.claim_task(engine, dispatcher, refer.id)
+    tasks.complete_task(engine, dispatcher, refer.id,
                         {"decision": "refer", "lead_department": "econ_it", "deadline_working_days": 5})
-    cases.urge_case(engine, dispatcher, case.id, "请本周内办结")
-    return case.id
+    cases.act_on_case(engine, dispatcher, case.case.id, "urge", "请本周内办结")
+    return case.case.id
 
 
 def test_email_reaches_a_real_smtp_server(

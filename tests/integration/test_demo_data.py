@@ -35,18 +35,17 @@ def _load(engine: Engine) -> tuple[DemoLoad, datetime]:
 
 def _cases(engine: Engine) -> list[Case]:
     with engine.db.unit_of_work(write=False) as uow:
-        return list(uow.session.scalars(select(Case).order_by(Case.id)))
+        return list(uow.execute(select(Case).order_by(Case.id)))
 
 
 def _open_tasks(engine: Engine, case_id: int) -> list[Task]:
     with engine.db.unit_of_work(write=False) as uow:
-        return list(uow.session.scalars(select(Task).where(Task.case_id == case_id,
-                                                           Task.state.in_(("ready", "claimed")))))
+        return list(uow.execute(select(Task).where(Task.case_id == case_id, Task.state.in_(("ready", "claimed")))))
 
 
 def _count(engine: Engine, model: type) -> int:
     with engine.db.unit_of_work(write=False) as uow:
-        return uow.session.scalar(select(func.count()).select_from(model)) or 0
+        return uow.scalar(select(func.count()).select_from(model)) or 0
 
 
 def _worker_of(task: Task) -> str:
@@ -70,8 +69,8 @@ def test_demo_cases_cover_every_task_force_mode_and_warning_light(engine: Engine
 
     roles = {u.username: u.roles for u in demo_users()}
     with engine.db.unit_of_work(write=False) as uow:
-        events = list(uow.session.scalars(select(Event)))
-        notified = set(uow.session.scalars(select(Notification.kind)))
+        events = list(uow.execute(select(Event)))
+        notified = set(uow.execute(select(Notification.kind)).scalars())
     assert max(e.at for e in events) <= now
     people = {e.actor for e in events} - {"system"}
     assert people <= set(roles)

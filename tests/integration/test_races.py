@@ -96,12 +96,12 @@ def _run_at_once(works: list[Callable[[], int]]) -> list[Any]:
 
 def _count(engine: Engine, query: Any) -> int:
     with engine.db.unit_of_work(write=False) as uow:
-        return uow.session.scalar(query) or 0
+        return uow.scalar(query) or 0
 
 
 def _events(engine: Engine, case_id: int) -> Counter[str]:
     with engine.db.unit_of_work(write=False) as uow:
-        return Counter(uow.session.scalars(select(Event.action).where(Event.case_id == case_id)))
+        return Counter(uow.execute(select(Event.action).where(Event.case_id == case_id)).scalars())
 
 
 # (state before the race, first command, second command). "ready": handle_case waits to be signed

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from engine.commands import cases
+from engine.queries.cases import case_events, get_case
 from engine.bootstrap import Engine
 from engine.calendar.clock import FrozenClock
 from tests.support import ActorOf
@@ -18,14 +19,14 @@ def test_the_background_worker_upgrades_an_overdue_reminder_case(
     """Fire a due timer within moments of starting, with no call from the test."""
     case = cases.create_case(engine, actor("dispatcher"), cases.CaseDraft(
         "提醒快办", "d", "automotive", mode="reminder", lead_department="hongshan"))
-    clock.set(case.due_at + timedelta(seconds=1))
+    clock.set(case.case.due_at + timedelta(seconds=1))
     worker = run_in_background(engine)
     try:
         deadline = time.monotonic() + 20
-        while cases.get_case(engine, actor("dispatcher"), case.id).mode != "direct":
+        while get_case(engine, actor("dispatcher"), case.case.id).case.mode != "direct":
             assert time.monotonic() < deadline, "the worker did not fire the due timer"
             time.sleep(0.05)  # waiting on the worker's thread, not on a timer
     finally:
         worker.stop()
-    actions = [event.action for event in cases.case_events(engine, actor("dispatcher"), case.id)]
+    actions = [event.action for event in case_events(engine, actor("dispatcher"), case.case.id)]
     assert actions.count("mode_changed") == 1 and actions.count("timer_fired") == 1

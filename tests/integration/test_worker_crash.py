@@ -51,7 +51,7 @@ def pg_engine(postgres_prepared: str) -> Iterator[Engine]:
 
 def _count(engine: Engine, query) -> int:  # type: ignore[no-untyped-def]
     with engine.db.unit_of_work(write=False) as uow:
-        return uow.session.scalar(query) or 0
+        return uow.scalar(query) or 0
 
 
 def test_four_workers_one_killed_fire_every_timer_exactly_once(pg_engine: Engine, tmp_path: Path) -> None:
@@ -90,9 +90,9 @@ def test_four_workers_one_killed_fire_every_timer_exactly_once(pg_engine: Engine
     assert workers[0].returncode == -signal.SIGKILL
     assert _count(pg_engine, due) == 0, "every due case fired"
     with pg_engine.db.unit_of_work(write=False) as uow:
-        per_case = dict(uow.session.execute(
+        per_case = dict(uow.execute(
             select(Event.case_id, func.count()).where(Event.action == "escalated").group_by(Event.case_id)).all())
-        notices = uow.session.scalar(select(func.count()).select_from(Notification).where(
+        notices = uow.scalar(select(func.count()).select_from(Notification).where(
             Notification.username == "econ_it_leader", Notification.kind == "escalation_unclaimed"))
     assert len(per_case) == CASES and set(per_case.values()) == {1}, "each escalation exactly once"
     assert notices == CASES

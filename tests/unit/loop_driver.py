@@ -29,7 +29,7 @@ class LoopDriver:
         xml = catalogue.bpmn_xml
         specs = SpecCache(lambda version: xml)
         self.version = specs.add(xml).version
-        self.runtime = WorkflowRuntime(specs, WorkingCalendar(overrides=catalogue.calendar_overrides), clock)
+        self.runtime = WorkflowRuntime(specs, WorkingCalendar(overrides=catalogue.calendar_overrides), clock, {})
         self.roundtrip = roundtrip
         self.mode = catalogue.modes[mode]
         self.service_calls: list[ServiceCall] = []
@@ -40,10 +40,9 @@ class LoopDriver:
         """Start an instance with the data case creation gives it."""
         base = {"title": "t", "description": "d", "taskforce": "optoelectronics", "mode": self.mode.name,
                 "lead_department": None, "co_departments": [], "deadline_working_days": None}
-        with self.runtime.recording() as calls:
-            self.workflow = self.runtime.start(self.version, self.mode.process_id,
-                                               base | dict(self.mode.defaults) | data)
-        self.service_calls += calls
+        self.workflow, started = self.runtime.start(self.version, self.mode.process_id,
+                                                    base | dict(self.mode.defaults) | data)
+        self.service_calls += started.calls
         self._maybe_roundtrip()
         return self
 
@@ -68,25 +67,19 @@ class LoopDriver:
     def complete_by_id(self, task_id: Any, **form: Any) -> "LoopDriver":
         """Complete the ready task with this id."""
         task = next(t for t in self.ready() if t.id == task_id)
-        with self.runtime.recording() as calls:
-            self.runtime.complete(self.workflow, task.id, form, task.result_variable)
-        self.service_calls += calls
+        self.service_calls += self.runtime.complete(self.workflow, task.id, form, task.result_variable).calls
         self._maybe_roundtrip()
         return self
 
     def fire_timers(self) -> "LoopDriver":
         """Fire whatever timers are due by the clock, as the timer worker does."""
-        with self.runtime.recording() as calls:
-            self.runtime.advance(self.workflow)
-        self.service_calls += calls
+        self.service_calls += self.runtime.advance(self.workflow).calls
         self._maybe_roundtrip()
         return self
 
     def send(self, message: str, **payload: Any) -> "LoopDriver":
         """Deliver a BPMN message."""
-        with self.runtime.recording() as calls:
-            self.runtime.send_message(self.workflow, message, payload)
-        self.service_calls += calls
+        self.service_calls += self.runtime.send_message(self.workflow, message, payload).calls
         self._maybe_roundtrip()
         return self
 

@@ -92,7 +92,7 @@ def test_engine_work_is_seen_where_a_tree_walk_sees_it() -> None:
     with running_on(clock):
         workflow.refresh_timers()
     assert agree() is True
-    with running_on(clock), loop.runtime.recording():
+    with loop.runtime.stepping(workflow):
         workflow.do_engine_steps()
     handle = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
                   if t.task_spec.bpmn_id == "handle_case")
@@ -100,6 +100,6 @@ def test_engine_work_is_seen_where_a_tree_walk_sees_it() -> None:
     with running_on(clock):
         handle.run()
     assert agree() is True
-    with running_on(clock), loop.runtime.recording():
+    with loop.runtime.stepping(workflow):
         workflow.do_engine_steps()
     assert agree() is False

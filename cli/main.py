@@ -9,7 +9,9 @@ from datetime import date
 
 import click
 
-from engine.bootstrap import Engine, bootstrap
+from engine.bootstrap import bootstrap
+from engine.deployments import deploy
+from engine.engine import Engine
 from engine.org.accounts import Account, load_org, refuse_production_start, save_accounts
 from engine.storage.schema import upgrade_schema
 from engine.settings import Settings, SettingError, StartRefused
@@ -26,7 +28,7 @@ def _engine() -> Engine:
 def init_database(engine: Engine) -> str:
     """Migrate the schema, deploy processes.bpmn and load the org data; return the version."""
     upgrade_schema(engine.db)
-    version = engine.deploy(deployed_by="duban init-db")
+    version = deploy(engine, deployed_by="duban init-db")
     load_org(engine, org_data())
     return version
 
