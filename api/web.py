@@ -94,15 +94,15 @@ def _boot(engine: Engine) -> dict[str, Any]:
 
 def _calendar(engine: Engine, today: date) -> dict[str, Any]:
     """The exceptions to 'Monday to Friday' around today: weekdays off and weekend workdays."""
-    cache = current_app.extensions.setdefault("duban_web_calendar", {})
-    if today not in cache:
+
+    def exceptions() -> dict[str, Any]:
         first = today - timedelta(days=CALENDAR_DAYS_BEFORE)
         days = [first + timedelta(days=n) for n in range(CALENDAR_DAYS_BEFORE + CALENDAR_DAYS_AFTER + 1)]
-        cache.clear()
-        cache[today] = {
+        return {
             "first": first.isoformat(),
             "last": days[-1].isoformat(),
             "days_off": [d.isoformat() for d in days if d.weekday() < 5 and not engine.calendar.is_working_day(d)],
             "workdays": [d.isoformat() for d in days if d.weekday() >= 5 and engine.calendar.is_working_day(d)],
         }
-    return cache[today]
+
+    return engine.caches.remember(engine.caches.calendar_pages, today, exceptions)

@@ -241,3 +241,11 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# Rebuild every worklist count from the task rows (plain SQL, for loaders that write task rows directly).
+RECOUNT = (
+    "DELETE FROM worklist_count",
+    "INSERT INTO worklist_count (department, role, open_tasks) SELECT department, role, count(*) FROM task "
+    "WHERE state IN ('ready', 'claimed') GROUP BY department, role",
+)

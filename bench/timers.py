@@ -62,12 +62,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import _common
-from _common import fmt_row, percentile
+from _common import RECOUNT, fmt_row, percentile
 
 from sqlalchemy import event as sa_event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
-from engine.storage.counts import RECOUNT  # noqa: E402
+
 from engine.commands.cases import CaseDraft, create_case  # noqa: E402
 from engine.org.accounts import Account, actor_of, find_user, load_org, save_accounts  # noqa: E402
 from engine.workflow.serialization import compress_state, decompress_state  # noqa: E402

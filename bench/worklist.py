@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import _common
-from _common import Api, fmt_row, percentile
+from _common import RECOUNT, Api, fmt_row, percentile
 
 from sqlalchemy import event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
-from engine.storage.counts import RECOUNT  # noqa: E402
+
 from engine.org.accounts import actor_of, find_user  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.queries.worklist import TaskQuery, list_tasks  # noqa: E402

@@ -28,6 +28,6 @@ def bootstrap(settings: Settings, catalogue: Catalogue, clock: Clock | None = No
     caches = Caches(settings)
     specs = SpecCache(lambda version: load_deployed_xml(db, version))
     current = specs.add(catalogue.bpmn_xml).version
-    runtime = WorkflowRuntime(specs, calendar, clock, caches.expressions)
+    runtime = WorkflowRuntime(specs, calendar, clock, caches.compiled)
     return Engine(settings, db, catalogue, clock, calendar, specs, runtime, current, Directory(db, caches.org),
                   caches)

@@ -9,17 +9,23 @@ None of them can serve something stale:
 - ``org``: the directory (departments, task forces, active users) of the organisation's version
   this process last saw; a newer version, seen with any request's session or a worker's tick,
   drops it (``engine/org/directory.py``).
+- ``calendar_pages``: the working-day exceptions around a date that the web page's script counts
+  with (keyed by that date).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, MutableMapping, TypeVar
 
 from cachetools import LRUCache
 
 from engine.settings import Settings
+from engine.workflow.runtime import compile_expression
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class WorkflowCache:
@@ -68,9 +74,27 @@ class Caches:
     settings: Settings
     workflows: WorkflowCache = field(init=False)
     expressions: LRUCache[tuple[str, str], Any] = field(init=False)
-    org: LRUCache[int, Any] = field(init=False)
+    org: LRUCache[int | None, Any] = field(init=False)
+    calendar_pages: LRUCache[Any, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.workflows = WorkflowCache(self.settings.instance_cache_size)
         self.expressions = LRUCache(maxsize=self.settings.expression_cache_size)
         self.org = LRUCache(maxsize=1)
+        self.calendar_pages = LRUCache(maxsize=2)
+        self._lock = threading.Lock()
+
+    def compiled(self, source: str, mode: str) -> Any:
+        """A BPMN expression or script, compiled once."""
+        return self.remember(self.expressions, (source, mode), lambda: compile_expression(source, mode))
+
+    def remember(self, cache: MutableMapping[K, V], key: K, compute: Callable[[], V]) -> V:
+        """The value cached under key, computed (outside the lock) and kept if absent. cachetools'
+        caches are not safe to share between threads; this lock makes them so."""
+        with self._lock:
+            found = cache.get(key)
+        if found is None:
+            found = compute()
+            with self._lock:
+                cache[key] = found
+        return found

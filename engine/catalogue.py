@@ -142,7 +142,7 @@ class Catalogue:
     case_actions: Mapping[str, CaseAction] = field(default_factory=dict)
     escalation_rung: Callable[[str, str], Rung | None] = lambda mode, name: None
     calendar_overrides: CalendarOverrides | None = None
-    default_mode: str = "standard"
+    default_mode: str = ""  # the mode of a case created without one
 
     def __post_init__(self) -> None:
         missing = set(ENGINE_EVENTS) - set(self.wording)

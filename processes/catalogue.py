@@ -238,4 +238,5 @@ def build_catalogue() -> Catalogue:
         case_actions=CASE_ACTIONS,
         escalation_rung=escalation.rung,
         calendar_overrides=calendar_overrides(),
+        default_mode="standard",
     )

@@ -48,6 +48,7 @@ class Worker:
 
     def start(self) -> "Worker":
         """Schedule the first tick now and start the scheduler."""
+        quiet_scheduler_logs()
         self._schedule(timedelta(0))
         self.scheduler.start()
         return self
@@ -97,6 +98,12 @@ class Worker:
                          outcome.state if outcome.error is None else f"{outcome.state} ({outcome.error})")
         except Exception:
             log.exception("delivering notifications failed")
+
+
+def quiet_scheduler_logs() -> None:
+    """APScheduler's own lines (a "Running job" for every tick, every second) at DEBUG only: the
+    worker logs what it fired and delivered, and the terminal keeps the request log readable."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def run_forever(engine: Engine) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, MutableMapping
+from typing import Any, Callable, Iterator, Mapping
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -89,25 +88,20 @@ class _CompilingEnvironment(TaskDataEnvironment):
     expression and script compiled once (``codes``, the engine's expression cache): the same few
     dozen from processes.bpmn run on every step."""
 
-    def __init__(self, environment_globals: dict[str, Any], codes: MutableMapping[tuple[str, str], Any]) -> None:
+    def __init__(self, environment_globals: dict[str, Any], compiled: Callable[[str, str], Any]) -> None:
         super().__init__(environment_globals)
-        self._codes = codes
-        self._lock = threading.Lock()
-
-    def _compiled(self, source: str, mode: str) -> Any:
-        with self._lock:
-            code = self._codes.get((source, mode))
-        if code is None:
-            code = compile(source, "<string>", mode)  # the name SpiffWorkflow finds error lines by
-            with self._lock:
-                self._codes[(source, mode)] = code
-        return code
+        self._compiled = compiled
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
         return super().evaluate(self._compiled(expression, "eval"), context, external_context)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         return super().execute(self._compiled(script, "exec"), context, external_context)
+
+
+def compile_expression(source: str, mode: str) -> Any:
+    """An expression (``eval``) or script (``exec``) compiled for the script environment."""
+    return compile(source, "<string>", mode)  # the file name SpiffWorkflow finds error lines by
 
 
 def _attached_activity(task: Any) -> UUID | None:
@@ -167,7 +161,7 @@ class WorkflowRuntime:
     """Runs the instances of one catalogue's processes."""
 
     def __init__(self, specs: SpecCache, calendar: WorkingCalendar, clock: Clock,
-                 compiled: MutableMapping[tuple[str, str], Any]) -> None:
+                 compiled: Callable[[str, str], Any] = compile_expression) -> None:
         self.specs = specs
         self.calendar = calendar
         self.clock = clock

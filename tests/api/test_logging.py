@@ -22,3 +22,21 @@ def test_the_service_logs_its_own_events_but_not_spiffworkflows_task_chatter() -
     finally:
         root.setLevel(saved[0])
         spiff.setLevel(saved[1])
+
+
+def test_the_scheduler_does_not_log_every_tick() -> None:
+    """Leave APScheduler's per-tick "Running job" lines out of an INFO log (184 a minute otherwise)."""
+    from workers.timer_worker import quiet_scheduler_logs
+
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
+    saved = root.level, scheduler.level
+    try:
+        root.setLevel(logging.INFO)
+        scheduler.setLevel(logging.NOTSET)
+        assert logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        quiet_scheduler_logs()
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        assert logging.getLogger("duban.worker").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved[0])
+        scheduler.setLevel(saved[1])

@@ -29,7 +29,7 @@ class LoopDriver:
         xml = catalogue.bpmn_xml
         specs = SpecCache(lambda version: xml)
         self.version = specs.add(xml).version
-        self.runtime = WorkflowRuntime(specs, WorkingCalendar(overrides=catalogue.calendar_overrides), clock, {})
+        self.runtime = WorkflowRuntime(specs, WorkingCalendar(overrides=catalogue.calendar_overrides), clock)
         self.roundtrip = roundtrip
         self.mode = catalogue.modes[mode]
         self.service_calls: list[ServiceCall] = []
