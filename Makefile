@@ -51,6 +51,8 @@ test: install lint browser
 
 bench: install
 	$(BIN)/python bench/step_cost.py
+	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/ab.py
 	$(BIN)/python bench/worklist.py
 	$(BIN)/python bench/timers.py
 

@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from api import auth, cases, docs, notifications, org, parsing, tasks, web
 from api.errors import DubanApi, register_error_handlers
+from api.schemas import FastDumpSchema
 from engine.bootstrap import Engine, bootstrap
 from engine.org.accounts import refuse_production_start
 from engine.settings import Settings
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_kb * 1024
     app.json = FastJSONProvider(app)
+    FastDumpSchema.enabled = settings.fast_dump
     app.extensions["duban_engine"] = engine
     app.url_map.converters["id"] = parsing.IdConverter
     api = DubanApi(app)

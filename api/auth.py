@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-from collections import OrderedDict
 
 import jwt
 from flask import current_app, g, jsonify, request
@@ -101,19 +99,15 @@ def authenticate_request() -> None:
 def _verify(token: str) -> dict:  # type: ignore[type-arg]
     """Check a token's signature and expiry (on the engine's clock); its claims, or 401."""
     eng = engine()
-    verified = current_app.extensions.setdefault("duban_verified_tokens", VerifiedTokens())
-    claims = verified.get(token)
-    if claims is None:
-        try:
-            claims = jwt.decode(
-                token, eng.settings.secret_key, algorithms=[ALGORITHM],
-                options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False, "verify_iat": False},
-            )
-        except jwt.InvalidTokenError:
-            abort(401, message="访问令牌无效")
-        if not _well_formed(claims):
-            abort(401, message="访问令牌无效")
-        verified.add(token, claims)
+    try:
+        claims = jwt.decode(
+            token, eng.settings.secret_key, algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.InvalidTokenError:
+        abort(401, message="访问令牌无效")
+    if not _well_formed(claims):
+        abort(401, message="访问令牌无效")
     if claims["exp"] <= eng.clock.now().timestamp():
         abort(401, message="访问令牌已过期，请重新登录")
     return claims
@@ -128,28 +122,6 @@ def _well_formed(claims: dict) -> bool:  # type: ignore[type-arg]
     return (isinstance(claims.get("sub"), str) and isinstance(claims.get("jti"), str)
             and number(claims.get("exp")) and number(claims.get("iat"))
             and isinstance(claims.get("csrf", ""), str))
-
-
-class VerifiedTokens:
-    """Tokens whose signature this app has checked, with their claims: a client sends the same token
-    with every request, and checking the signature costs more than the rest of authentication.
-    Expiry is still checked on every request; the oldest entries make room beyond ``size``."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._claims: OrderedDict[str, dict] = OrderedDict()  # type: ignore[type-arg]
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> dict | None:  # type: ignore[type-arg]
-        """The claims of a token checked before, or None."""
-        return self._claims.get(token)
-
-    def add(self, token: str, claims: dict) -> None:  # type: ignore[type-arg]
-        """Remember a token whose signature was good."""
-        with self._lock:
-            self._claims[token] = claims
-            while len(self._claims) > self.size:
-                self._claims.popitem(last=False)
 
 
 def current_actor() -> Actor:

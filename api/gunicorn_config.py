@@ -4,5 +4,6 @@
 from api.serving import gunicorn_settings
 from engine.settings import Settings
 
-globals().update(gunicorn_settings(Settings.from_env().max_request_kb * 1024))
+_settings = Settings.from_env()
+globals().update(gunicorn_settings(_settings.max_request_kb * 1024, _settings.gc_tuning))
 threads = 4

@@ -87,15 +87,15 @@ def bench_database(pg_url: str, dbname: str = BENCH_DB) -> Iterator[str]:
         drop()
 
 
-def _env(db_url: str, port: int | None = None) -> dict[str, str]:
-    """The environment for a duban subprocess on db_url."""
+def _env(db_url: str, port: int | None = None, settings: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a duban subprocess on db_url, with any settings given (DUBAN_…)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
     for name in ("DATABASE_URL", "SECRET_KEY", "HOST", "PORT"):
         env.pop(name, None)
     env.update(DUBAN_DATABASE_URL=db_url, DUBAN_SECRET_KEY=SECRET, DUBAN_HOST="127.0.0.1")
     if port is not None:
         env["DUBAN_PORT"] = str(port)
-    return env
+    return env | (settings or {})
 
 
 def seed_demo(db_url: str) -> None:
@@ -107,14 +107,15 @@ def seed_demo(db_url: str) -> None:
 
 
 @contextlib.contextmanager
-def duban_server(db_url: str, log_dir: Path, threads: int = 8) -> Iterator[int]:
+def duban_server(db_url: str, log_dir: Path, threads: int = 8,
+                 settings: dict[str, str] | None = None) -> Iterator[int]:
     """Run ``duban serve`` (gunicorn) on a free loopback port; yield the port, stop it afterwards."""
     port = free_port()
     log_path = log_dir / f"serve-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             duban_command() + ["serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
-            env=_env(db_url, port), cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=_env(db_url, port, settings), cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
@@ -163,6 +164,7 @@ class Api:
     """A JSON client over one persistent (keep-alive) HTTP/1.1 connection."""
 
     def __init__(self, port: int, token: str | None = None) -> None:
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.token = token
 
@@ -175,8 +177,16 @@ class Api:
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=payload, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=payload, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed a connection that sat idle past its keep-alive time; the request
+            # never reached it. Connect again and send it once more.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.conn.request(method, path, body=payload, headers=headers)
+            response = self.conn.getresponse()
         raw = response.read()
         if response.status != expect:
             raise RuntimeError(f"{method} {path} -> {response.status}: {raw[:500]!r}")
@@ -221,7 +231,7 @@ def duban_workers(db_url: str, log_dir: Path, count: int = 1) -> Iterator[list[t
                                 log_path))
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
         for proc, log_path in started:
-            while "Scheduler started" not in log_path.read_text(errors="replace"):
+            while "worker started" not in log_path.read_text(errors="replace"):
                 if proc.poll() is not None:
                     raise RuntimeError(f"duban worker exited with {proc.returncode}:\n"
                                        f"{log_path.read_text(errors='replace')[-3000:]}")

@@ -89,7 +89,7 @@ def spiff_step_bench(steps: int, warmup: int) -> tuple[Result, dict[str, int]]:
         "title": "bench", "description": "bench", "taskforce": "optoelectronics", "source": None,
         "mode": "standard", "lead_department": None, "co_departments": [],
         "deadline_working_days": None, "created_by": "dispatcher"}
-    workflow = runtime.start(version, "supervision_loop", data)
+    workflow, _ = runtime.start(version, "supervision_loop", data)
     refer = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
     runtime.complete(workflow, refer.id, REFER_FORM, None)
     prune_finished_loops(workflow)

@@ -67,6 +67,7 @@ from _common import RECOUNT, fmt_row, percentile
 from sqlalchemy import event as sa_event  # noqa: E402
 
 from engine.bootstrap import bootstrap  # noqa: E402
+from engine.deployments import deploy  # noqa: E402
 
 from engine.commands.cases import CaseDraft, create_case  # noqa: E402
 from engine.org.accounts import Account, actor_of, find_user, load_org, save_accounts  # noqa: E402
@@ -110,7 +111,7 @@ def seed_and_template(db_url: str) -> Template:
     engine = bootstrap(Settings(database_url=db_url, secret_key=_common.SECRET), build_catalogue())
     try:
         upgrade_schema(engine.db)
-        engine.deploy()
+        deploy(engine)
         load_org(engine, org_data())
         save_accounts(engine, [Account(u.username, u.display_name, u.roles, u.department, u.taskforce,
                                        email=f"{u.username}@duban.local") for u in demo_users()],
@@ -566,26 +567,28 @@ def tick_cost(db_url: str, armed: int, runs: int = 1000) -> TickCost:
 
 SECTIONS = (  # (label, owner attribute path, depth): what firing a batch spends its time on, per case
     ("_fire_batch (a batch of cases, one transaction)", "timers._fire_batch", 0),
-    ("_fire (one case, in its savepoint)", "timers._fire", 1),
+    ("_fire (one case)", "timers._fire", 1),
     ("runtime.restore: zstd + JSON + restore (fast codec)", "runtime.restore", 1),
     ("runtime.advance: Spiff do_engine_steps/refresh_timers", "runtime.advance", 1),
-    ("sync.sync_case", "timers.sync_case", 1),
+    ("sync.sync_rows", "pipeline.sync_rows", 1),
     ("runtime.ready_tasks", "runtime.ready_tasks", 2),
     ("outbox.notify: recipients, notification + delivery rows", "outbox.notify", 2),
     ("runtime.save: prune + serialize (fast codec) + zstd", "runtime.save", 1),
-    ("sync.save_new_version: UPDATE of the case row", "timers.save_new_version", 1),
-    ("UnitOfWork.commit", "database.UnitOfWork.commit", 1),
+    ("Cases.save: the case row's versioned UPDATE, queued", "repositories.Cases.save", 1),
+    ("UnitOfWork.commit", "unit_of_work.UnitOfWork.commit", 1),
 )
 
 
 def _timed_sections(engine: Any, spent: Counter[str]) -> list[tuple[Any, str, Any]]:
     """Wrap the functions of SECTIONS with timers (in this process only); return what to put back."""
-    import engine.storage.database as database_mod
-    import engine.notifications.outbox as outbox_mod
+    import engine.commands.pipeline as pipeline_mod
     import engine.commands.timers as timers_mod
+    import engine.notifications.outbox as outbox_mod
+    import engine.storage.repositories as repositories_mod
+    import engine.storage.unit_of_work as unit_of_work_mod
 
-    owners = {"timers": timers_mod, "outbox": outbox_mod, "runtime": engine.runtime,
-              "database.UnitOfWork": database_mod.UnitOfWork}
+    owners = {"timers": timers_mod, "pipeline": pipeline_mod, "outbox": outbox_mod, "runtime": engine.runtime,
+              "repositories.Cases": repositories_mod.Cases, "unit_of_work.UnitOfWork": unit_of_work_mod.UnitOfWork}
     undo = []
     for label, path, _ in SECTIONS:
         owner_name, _, attr = path.rpartition(".")

@@ -82,6 +82,11 @@ class Outcome:
     sql_ms: list[float] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)
     profile: str = ""
+    # (setting, latencies of the default server, latencies with the setting), interleaved in rounds
+    compared: list[tuple[str, list[float], list[float]]] = field(default_factory=list)
+
+
+ROUNDS = 5  # a comparison alternates the two servers this many times
 
 
 # -- data ----------------------------------------------------------------------------------------------
@@ -348,7 +353,8 @@ def profile_request(engine: Any, calls: int = 100) -> str:
 
 
 def run_database(name: str, db_url: str, load: Any, args: argparse.Namespace, tmp: Path) -> Outcome:
-    """Seed, bulk-load, serve and measure one database."""
+    """Seed, bulk-load, serve and measure one database (and the same server with each --off
+    setting, interleaved with the default in rounds)."""
     outcome = Outcome(name)
     _common.seed_demo(db_url)
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -357,6 +363,14 @@ def run_database(name: str, db_url: str, load: Any, args: argparse.Namespace, tm
     outcome.load_s = time.perf_counter() - t0
     with _common.duban_server(db_url, tmp) as port:
         outcome.lat_ms, outcome.total = measure_http(port, args.requests, args.warmup)
+        for setting in args.off:
+            name_value = dict([setting.split("=", 1)])
+            with _common.duban_server(db_url, tmp, settings=name_value) as other:
+                on, off = [], []
+                for _ in range(ROUNDS):
+                    on += measure_http(port, args.requests // ROUNDS, 10)[0]
+                    off += measure_http(other, args.requests // ROUNDS, 10)[0]
+                outcome.compared.append((setting, sorted(on), sorted(off)))
     inspect_sql(db_url, outcome, args.profile)
     return outcome
 
@@ -383,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite")
     parser.add_argument("--profile", action="store_true", help="also cProfile the request in-process")
+    parser.add_argument("--off", action="append", default=[], metavar="DUBAN_NAME=VALUE",
+                        help="also measure a server with this setting, interleaved with the default (repeatable)")
     args = parser.parse_args(argv)
     if args.rows < 1 or args.per_case < 1 or args.requests < 1 or args.warmup < 0:
         parser.error("--rows, --per-case and --requests must be >= 1, --warmup >= 0")
@@ -439,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
                   "ORDER BY due_at, created_at for state IN ('ready', 'claimed')")
         if o.profile:
             print(f"\n== {o.name}: profile\n{o.profile}")
+    for o in outcomes:
+        for setting, on, off in o.compared:
+            print(f"{o.name}: default p50 {percentile(on, 50):.2f} / p95 {percentile(on, 95):.2f} ms; with {setting} "
+                  f"p50 {percentile(off, 50):.2f} / p95 {percentile(off, 95):.2f} ms; "
+                  f"the default saves {(1 - percentile(on, 50) / percentile(off, 50)) * 100:.0f} % at p50")
     for note in notes:
         print(note)
     return 0

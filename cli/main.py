@@ -111,12 +111,16 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
     engine.db.dispose()  # the HTTP worker process opens its own connections after the fork
     bind = f"{host or settings.host}:{port or settings.port}"
 
-    def start_embedded_worker(worker) -> None:  # type: ignore[no-untyped-def]
-        # In the HTTP worker process, after the fork: a thread started in the master before the
-        # fork could hand the child SQLite's or the pool's locks held mid-call, and hang it.
-        from workers.timer_worker import run_in_background
+    def worker_ready(worker) -> None:  # type: ignore[no-untyped-def]
+        if settings.gc_tuning:
+            serving.worker_ready(worker)
+        if engine.db.is_sqlite and settings.embedded_worker:
+            # Embedded: the timer worker runs as a thread of the (single) HTTP worker process,
+            # started after the fork: a thread started in the master could hand the child
+            # SQLite's or the pool's locks held mid-call, and hang it.
+            from workers.timer_worker import run_in_background
 
-        run_in_background(engine)
+            run_in_background(engine)
 
     def after_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
         engine.db.forget_inherited_connections()
@@ -127,6 +131,7 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
         def load_config(self) -> None:
             for name, value in serving.gunicorn_settings(settings.max_request_kb * 1024).items():
                 self.cfg.set(name, value)
+            self.cfg.set("post_worker_init", worker_ready)
             self.cfg.set("bind", bind)
             self.cfg.set("workers", 1)
             self.cfg.set("threads", threads)
@@ -135,9 +140,6 @@ def serve_command(host: str | None, port: int | None, threads: int) -> None:
                 # The worker's heartbeat touches a file every loop; on a disk-backed /tmp that blocks.
                 self.cfg.set("worker_tmp_dir", "/dev/shm")
             self.cfg.set("post_fork", after_fork)
-            if engine.db.is_sqlite and settings.embedded_worker:
-                # Embedded: the timer worker runs as a thread of the (single) HTTP worker process.
-                self.cfg.set("post_worker_init", start_embedded_worker)
 
         def load(self):  # type: ignore[no-untyped-def]
             return app

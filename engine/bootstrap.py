@@ -20,7 +20,8 @@ from engine.workflow.specs import SpecCache
 def bootstrap(settings: Settings, catalogue: Catalogue, clock: Clock | None = None,
               db: Database | None = None) -> Engine:
     """Build an engine; the catalogue's BPMN is parsed once here."""
-    db = db or Database(settings.database_url, echo=settings.sql_echo)
+    db = db or Database(settings.database_url, echo=settings.sql_echo, pipelined_writes=settings.pipelined_writes,
+                        read_autocommit=settings.read_autocommit)
     clock = clock or current_clock()
     hour, minute = (int(p) for p in settings.closing_time.split(":"))
     calendar = WorkingCalendar(timezone=settings.timezone, closing_time=time(hour, minute),
@@ -28,6 +29,6 @@ def bootstrap(settings: Settings, catalogue: Catalogue, clock: Clock | None = No
     caches = Caches(settings)
     specs = SpecCache(lambda version: load_deployed_xml(db, version))
     current = specs.add(catalogue.bpmn_xml).version
-    runtime = WorkflowRuntime(specs, calendar, clock, caches.compiled)
+    runtime = WorkflowRuntime(specs, calendar, clock, caches.compiled, settings.fast_codec)
     return Engine(settings, db, catalogue, clock, calendar, specs, runtime, current, Directory(db, caches.org),
                   caches)

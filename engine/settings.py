@@ -39,13 +39,32 @@ class Settings:
     # Python process runs one thread at a time; with its threads spread over CPUs, every request
     # hands the interpreter lock from the accepting thread to a handler thread on another CPU.
     serve_cpu_affinity: bool = True
+    # Server and worker processes tune Python's garbage collector (engine/caches.py).
+    gc_tuning: bool = True
+    # PostgreSQL: signing for a task is one statement in autocommit, its event written by the same
+    # statement (false: a transaction; engine/storage/repositories.py: Tasks.claim).
+    one_statement_claims: bool = True
+    # A command on a task's case locks the case and reads its open tasks in one statement (false:
+    # two, engine/storage/repositories.py: Cases.lock_of_task_with_open).
+    joined_case_reads: bool = True
+    # PostgreSQL: a command's writes and its COMMIT travel in one round trip (engine/storage/senders.py).
+    pipelined_writes: bool = True
     # ``duban serve`` on SQLite runs the timer worker and the dispatcher in its own process (false:
     # run ``duban worker`` beside it).
     embedded_worker: bool = True
     # Restored workflows kept per process between a case's commands (0 turns the cache off).
     instance_cache_size: int = 1000
-    # Compiled BPMN expressions and scripts kept per process.
+    # Compiled BPMN expressions and scripts kept per process (0: compile every time).
     expression_cache_size: int = 4096
+    # Workflow state written and read by duban's codec of SpiffWorkflow's format (false: by
+    # SpiffWorkflow's own serializer; the same JSON either way).
+    fast_codec: bool = True
+    # A department worklist's total read from the kept counts (false: counted from the task rows).
+    kept_worklist_counts: bool = True
+    # Response lists dumped by api/schemas.py's FastDumpSchema (false: by marshmallow itself; the same JSON).
+    fast_dump: bool = True
+    # PostgreSQL: reads in autocommit, on a pool of their own (false: in a transaction like writes).
+    read_autocommit: bool = True
     # Notification delivery: email over SMTP, webhooks signed with HMAC-SHA256.
     smtp_host: str = ""
     smtp_port: int = 25

@@ -102,7 +102,12 @@ def postgres_prepared() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database for one test, on each backend in turn."""
-    if request.param == "sqlite":
+    return fresh_database(request, request.param, tmp_path)
+
+
+def fresh_database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:
+    """A fresh database of a kind (sqlite, postgresql) for one test."""
+    if kind == "sqlite":
         template = request.getfixturevalue("sqlite_template")
         path = tmp_path / "duban.sqlite3"
         shutil.copy(template, path)

@@ -18,6 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import func, select
 
+from engine.caches import tune_garbage_collector
 from engine.engine import Engine
 from engine.notifications.channels import Channel, default_channels
 from engine.notifications.delivery import dispatch_due
@@ -50,7 +51,8 @@ class Worker:
         """Schedule the first tick now and start the scheduler."""
         quiet_scheduler_logs()
         self._schedule(timedelta(0))
-        self.scheduler.start()
+        log.info("worker started: firing timers and delivering notifications")
+        self.scheduler.start()  # a blocking scheduler runs here until stopped
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -107,7 +109,10 @@ def quiet_scheduler_logs() -> None:
 
 
 def run_forever(engine: Engine) -> None:
-    """Run the worker in this thread until interrupted."""
+    """Run the worker in this thread until interrupted (the objects it starts with frozen out of
+    the garbage collector's sight, as in the HTTP workers)."""
+    if engine.settings.gc_tuning:
+        tune_garbage_collector()
     Worker(engine, BlockingScheduler(timezone=timezone.utc)).start()
 
 

@@ -166,12 +166,14 @@ def on_case_of_task(engine: Engine, actor: str, task_id: uuid.UUID,
     """Run a verb on the case a task belongs to (the verb checks the task)."""
     now = engine.clock.now()
     with engine.db.unit_of_work() as uow:
-        case = Cases(uow).lock_of_task(task_id)
-        if case is None:
+        if engine.settings.joined_case_reads:
+            found = Cases(uow).lock_of_task_with_open(task_id)
+        else:
+            locked = Cases(uow).lock_of_task(task_id)
+            found = None if locked is None else (locked, Tasks(uow).open_of([locked.id])[locked.id])
+        if found is None:
             raise NotFound("任务不存在")
-        # The open tasks are read after the lock, by a statement of their own: a read joined to
-        # the locking one would see the task rows as they were before a command it waited for.
-        command = CaseCommand(engine, uow, actor, case, Tasks(uow).open_of([case.id])[case.id], now)
+        command = CaseCommand(engine, uow, actor, *found, now)
         apply(command)
         view = command.finish()
         uow.commit()
@@ -222,9 +224,10 @@ class TaskCommand:
                               label=entry.label, at=self.now, data=dict(data or {}))
 
 
-def on_task(engine: Engine, actor: str, apply: Callable[[TaskCommand], T]) -> T:
-    """Run a verb that changes one task row (its own conditions are its lock); commit if it returns."""
-    with engine.db.unit_of_work() as uow:
+def on_task(engine: Engine, actor: str, apply: Callable[[TaskCommand], T], one_statement: bool = False) -> T:
+    """Run a verb that changes one task row (its own conditions are its lock); commit if it returns.
+    ``one_statement``: the verb's change is one statement in itself (``UnitOfWork.autocommit``)."""
+    with engine.db.unit_of_work(one_statement=one_statement) as uow:
         result = apply(TaskCommand(engine, uow, actor, engine.clock.now()))
         uow.commit()
     return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from sqlalchemy import and_
 
 from engine.catalogue import FormContext
 from engine.commands.pipeline import CaseCommand, TaskCommand, on_case_of_task, on_task
@@ -17,17 +16,18 @@ from engine.storage.models import Task
 from engine.storage.records import CaseView, TaskRecord
 from engine.storage.repositories import OPEN_STATES
 
-_READY = Task.state == "ready"
+TITLE = "\x00title\x00"  # where a label's task title goes
 
 
 def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskRecord:
     """签收: the actor takes a ready task; a conflict if someone else holds it."""
 
     def apply(command: TaskCommand) -> TaskRecord:
-        claimed = command.tasks.change_if(task_id, and_(_READY, workable_tasks(actor)), state="claimed",
-                                          assignee=actor.username, claimed_at=command.now)
+        entry = engine.catalogue.word("task_claimed", title=TITLE)  # the title is the task row's
+        before, _, after = entry.label.partition(TITLE)
+        claimed = command.tasks.claim(task_id, workable_tasks(actor), actor.username, command.now, entry.action,
+                                      (before, after))
         if claimed is not None:
-            command.record(claimed, engine.catalogue.word("task_claimed", title=claimed.title))
             return claimed
         task = _visible_task(command, actor, task_id)  # nothing changed: say why
         if not may_work_on(actor, task):
@@ -37,7 +37,7 @@ def claim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskRecord:
         _require_open(task)
         raise Conflict("任务已被他人签收", {"task": ["任务已由他人签收"]})
 
-    return on_task(engine, actor.username, apply)
+    return on_task(engine, actor.username, apply, one_statement=engine.settings.one_statement_claims)
 
 
 def unclaim_task(engine: Engine, actor: Actor, task_id: uuid.UUID) -> TaskRecord:

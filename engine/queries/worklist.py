@@ -88,7 +88,8 @@ def list_tasks(engine: Engine, actor: Actor, query: TaskQuery) -> Page[TaskRecor
             condition = and_(condition, column == value)
     order = TASK_SORTS[query.sort]
     count = select(func.count()).select_from(Task).where(condition)
-    if query == TaskQuery(scope="department", sort=query.sort, page=query.page, per_page=query.per_page):
+    opening = query == TaskQuery(scope="department", sort=query.sort, page=query.page, per_page=query.per_page)
+    if opening and engine.settings.kept_worklist_counts:
         # The department worklist as it opens: its total is kept per department and role.
         count = select(func.coalesce(func.sum(WorklistCount.open_tasks), 0)).where(
             workable_tasks(actor, WorklistCount.department, WorklistCount.role))

@@ -40,7 +40,8 @@ def normalize_url(url: str) -> str:
 class Database:
     """The engines of one database URL, and the sender that writes its units of work."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, pipelined_writes: bool = True,
+                 read_autocommit: bool = True) -> None:
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
@@ -53,20 +54,27 @@ class Database:
         else:
             # No pre-ping: it costs a round trip per transaction. Connections are recycled
             # instead, and a dropped one fails one request, which the client may retry.
-            options = {"echo": echo, "pool_size": 8, "max_overflow": 8, "pool_recycle": 1800,
+            options = {"echo": echo, "pool_size": 8, "max_overflow": 8, "pool_recycle": 1800, "pool_use_lifo": True,
                        "json_serializer": _json}
             self.write_engine = create_engine(self.url, **options)
-            self.read_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-                                             **options)
-        self.sender: Sender = sender_for(self.dialect)
+            self.read_engine = (create_engine(self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                                              **options) if read_autocommit else self.write_engine)
+        self.sender: Sender = sender_for(self.dialect, pipelined=pipelined_writes)
 
     @property
     def is_sqlite(self) -> bool:
         """Whether this is the embedded SQLite database."""
         return self.dialect == "sqlite"
 
-    def unit_of_work(self, write: bool = True) -> UnitOfWork:
-        """Open a unit of work: one transaction (a reading one on the autocommit pool)."""
+    def unit_of_work(self, write: bool = True, one_statement: bool = False) -> UnitOfWork:
+        """Open a unit of work: one transaction (a reading one on the autocommit pool).
+
+        ``one_statement``: a write that is one statement in itself (it may write several tables:
+        PostgreSQL's data-modifying WITH) runs in autocommit on PostgreSQL, one round trip instead
+        of BEGIN, the statement and COMMIT; the unit's ``autocommit`` says so. On SQLite it is a
+        writing unit of work like any other."""
+        if write and one_statement and not self.is_sqlite:
+            return UnitOfWork(self.read_engine, None, on_error=translate_contention, autocommit=True)
         if write:
             return UnitOfWork(self.write_engine, self.sender, on_error=translate_contention)
         return UnitOfWork(self.read_engine, None, on_error=translate_contention)
@@ -79,7 +87,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.read_engine.dispose()
-        self.write_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            self.write_engine.dispose()
 
 
 def is_contention(exc: BaseException) -> bool:

@@ -46,10 +46,11 @@ class Write:
 class UnitOfWork:
     """One transaction over one connection (see the module docstring)."""
 
-    def __init__(self, engine: SqlEngine, sender: Any, on_error: Callable[[BaseException], BaseException | None]
-                 ) -> None:
+    def __init__(self, engine: SqlEngine, sender: Any, on_error: Callable[[BaseException], BaseException | None],
+                 autocommit: bool = False) -> None:
         self._engine = engine
         self._sender = sender
+        self.autocommit = autocommit  # every statement commits itself (PostgreSQL, one-statement writes)
         self._on_error = on_error
         self.connection: Connection
         self._writes: list[Write] = []
@@ -92,13 +93,15 @@ class UnitOfWork:
               expect_rows: int | None = None, conflict: str = DEFAULT_CONFLICT) -> None:
         """Queue a write whose result the command does not read (see the module docstring)."""
         if self._sender is None:
-            raise RuntimeError("a reading unit of work writes nothing")
+            raise RuntimeError("a reading (or autocommitting) unit of work queues no writes")
         if expect_rows is not None and isinstance(params, list):
             raise ValueError("a checked write has one parameter set")
         self._writes.append(Write(statement, params, expect_rows, conflict))
 
     def record_event(self, **event: Any) -> dict[str, Any]:
         """Note an audit event (columns of ``event``); written at commit, in the order noted."""
+        if self._sender is None:
+            raise RuntimeError("a reading (or autocommitting) unit of work records no events")
         self._events.append(event)
         return event
 

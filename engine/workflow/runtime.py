@@ -104,6 +104,15 @@ def compile_expression(source: str, mode: str) -> Any:
     return compile(source, "<string>", mode)  # the file name SpiffWorkflow finds error lines by
 
 
+def dismantle(workflow: BpmnWorkflow) -> None:
+    """Take apart a workflow nobody will use again, so that it is freed at once. A workflow and its
+    tasks refer to each other; left whole, only a full run of the cyclic garbage collector frees
+    them, and such runs are what made some requests wait 100 ms and more."""
+    for part in (*workflow.subprocesses.values(), workflow):
+        part.tasks.clear()
+        part.__dict__.clear()
+
+
 def _attached_activity(task: Any) -> UUID | None:
     """The activity a boundary event's branch hangs off: the split's child that is no event."""
     node = task.parent
@@ -115,23 +124,14 @@ def _attached_activity(task: Any) -> UUID | None:
     return None
 
 
-def _every_task(workflow: BpmnWorkflow) -> Iterator[Any]:
-    """Every task of the instance and its subprocesses, off their flat task maps (no tree walk)."""
-    for part in (workflow, *workflow.subprocesses.values()):
-        yield from part.tasks.values()
-
-
 def has_engine_work(workflow: BpmnWorkflow) -> bool:
-    """Whether a task for the engine (not for a person) is ready anywhere in the instance: what
-    ``get_tasks(state=READY, manual=False)`` finds."""
-    return any(task._state & TaskState.READY and not task.task_spec.manual for task in _every_task(workflow))
+    """Whether a task for the engine (not for a person) is ready anywhere in the instance."""
+    return bool(workflow.get_tasks(state=TaskState.READY, manual=False))
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
-    """The user tasks ready anywhere in the instance, as ``get_tasks(state=READY, manual=True)``
-    lists them; when several are ready, the tree walk gives them in its order."""
-    found = [task for task in _every_task(workflow) if task._state & TaskState.READY and task.task_spec.manual]
-    return found if len(found) < 2 else workflow.get_tasks(state=TaskState.READY, manual=True)
+    """The user tasks ready anywhere in the instance, subprocesses included."""
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
 
 
 def _ready_user_task(workflow: BpmnWorkflow, task_id: UUID) -> Any | None:
@@ -161,10 +161,11 @@ class WorkflowRuntime:
     """Runs the instances of one catalogue's processes."""
 
     def __init__(self, specs: SpecCache, calendar: WorkingCalendar, clock: Clock,
-                 compiled: Callable[[str, str], Any] = compile_expression) -> None:
+                 compiled: Callable[[str, str], Any] = compile_expression, fast_codec: bool = True) -> None:
         self.specs = specs
         self.calendar = calendar
         self.clock = clock
+        self.fast_codec = fast_codec
         self._serializers: dict[str, WorkflowSerializer] = {}
         self.script_engine = _ScriptEngine(environment=_CompilingEnvironment(self._script_globals(), compiled))
 
@@ -211,7 +212,7 @@ class WorkflowRuntime:
         """The serializer of a deployed version."""
         serializer = self._serializers.get(version)
         if serializer is None:
-            serializer = self._serializers[version] = WorkflowSerializer(self.specs.get(version))
+            serializer = self._serializers[version] = WorkflowSerializer(self.specs.get(version), self.fast_codec)
         return serializer
 
     def restore(self, version: str, state: bytes) -> BpmnWorkflow:

@@ -81,11 +81,11 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 class WorkflowSerializer:
     """Serializes the instances of one deployed version."""
 
-    def __init__(self, specs: ProcessSpecs) -> None:
+    def __init__(self, specs: ProcessSpecs, fast: bool = True) -> None:
         registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         _SpeclessWorkflowConverter(BpmnWorkflow, registry, specs)
         self._inner = BpmnWorkflowSerializer(registry)
-        self._codec = _FastCodec(registry, specs) if SPIFF_FORMAT == FAST_FORMAT else None
+        self._codec = _FastCodec(registry, specs) if fast and SPIFF_FORMAT == FAST_FORMAT else None
         self.version = specs.version
 
     def dumps(self, workflow: BpmnWorkflow) -> bytes:

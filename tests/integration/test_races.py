@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from engine.bootstrap import Engine
 from engine.calendar.clock import FrozenClock
@@ -173,3 +175,72 @@ def test_commands_at_once_never_fail_and_conflicts_have_one_winner(
     open_handling = _count(engine, select(func.count()).select_from(Task).where(
         Task.case_id == race.case_id, Task.name == "handle_case", Task.state.in_(("ready", "claimed"))))
     assert open_handling == (0 if wins["complete"] else 1)
+
+
+def test_a_completion_that_waited_for_an_inspection_sees_the_task_it_opened(
+    engine: Engine, app: Any, auth: Any, clock: FrozenClock, members: list[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The completion's locking read waited for the inspection's commit: it must work on the tasks
+    as the inspection left them (its new conduct_inspection task included), not as they were when
+    the read began, or it would open that task a second time."""
+    from engine.commands import cases, tasks
+    from engine.org.accounts import actor_of, find_user
+    from engine.storage.unit_of_work import UnitOfWork
+
+    setup = app.test_client()
+    case = referred_case(setup, auth, lead="econ_it")
+    handle = open_task(case, "handle_case")
+    claim(setup, auth, MEMBERS[0], handle["id"])
+    supervisor, member = (actor_of(find_user(engine, name)) for name in ("supervisor", MEMBERS[0]))
+    holding, release = threading.Event(), threading.Event()
+    commit = UnitOfWork.commit
+
+    def held_commit(self: UnitOfWork) -> None:
+        if threading.current_thread().name == "inspection":
+            holding.set()
+            release.wait(30)
+        commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", held_commit)
+    results: dict[str, Any] = {}
+
+    def run(name: str, work: Callable[[], Any]) -> threading.Thread:
+        def target() -> None:
+            try:
+                results[name] = work()
+            except Exception as exc:  # reported below
+                results[name] = exc
+        thread = threading.Thread(target=target, name=name)
+        thread.start()
+        return thread
+
+    inspecting = run("inspection", lambda: cases.act_on_case(engine, supervisor, case["id"], "inspect", "现场"))
+    assert holding.wait(30)  # the inspection holds the case, its new task not yet written
+    completing = run("completion", lambda: tasks.complete_task(
+        engine, member, uuid.UUID(handle["id"]), {"outcome": "done", "result": "已办结"}))
+    _wait_until_blocked(engine, completing)
+    release.set()
+    inspecting.join(30)
+    completing.join(30)
+    assert not isinstance(results["inspection"], Exception), results
+    assert not isinstance(results["completion"], Exception), results
+    names = sorted(t.name for t in results["completion"].open_tasks)
+    assert names == ["conduct_inspection", "review_feedback"]
+
+
+def _wait_until_blocked(engine: Engine, thread: threading.Thread) -> None:
+    """Until the thread's command waits for the case lock (PostgreSQL), or for the database's write
+    lock (SQLite, where it cannot even begin)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if engine.db.is_sqlite:
+            time.sleep(0.2)  # nothing to ask SQLite; give the thread time to reach BEGIN IMMEDIATE
+            return
+        with engine.db.unit_of_work(write=False) as uow:
+            waiting = uow.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                      "AND datname = current_database()"))
+        if waiting:
+            return
+        assert thread.is_alive()
+        time.sleep(0.01)  # polling a real process's state, not waiting for a timer
+    raise AssertionError("the completion never waited for the case")

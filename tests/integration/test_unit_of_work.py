@@ -1,21 +1,49 @@
-"""The unit of work: the one way a command writes (queued in order, checked, kept only if it commits)."""
+"""The unit of work: the one way a command writes (queued in order, checked, kept only if it commits).
+
+On PostgreSQL every test runs through both senders, the pipelined one (writes and COMMIT in one
+round trip) and the plain one: the pipelined sender must do exactly what the plain one does."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import bindparam, select, text, update
 
+from engine.bootstrap import bootstrap
 from engine.engine import Engine
 from engine.errors import Conflict
 from engine.storage.models import Case, Event, WorklistCount
+from engine.storage.senders import PipelinedSender
+from tests.conftest import fresh_database
 
 AT = datetime(2026, 12, 1, 1, 2, 3, 456789, tzinfo=timezone.utc)
 CASES = Case.__table__
 URGE = update(CASES).where(CASES.c.id == bindparam("case")).values(urge_count=CASES.c.urge_count + bindparam("by"))
 SET_URGES = text("UPDATE supervision_case SET urge_count = :n WHERE id = :case")
+
+
+SENDERS = {"sqlite": False, "postgresql": True, "postgresql-plain": False}
+
+
+@pytest.fixture(params=list(SENDERS))
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite, PostgreSQL with the pipelined sender, and PostgreSQL with the plain one."""
+    return fresh_database(request, request.param.split("-")[0], tmp_path)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, engine: Engine) -> Iterator[Engine]:
+    """The test engine with the sender its parameter names."""
+    pipelined = SENDERS[request.node.callspec.params["database_url"]]
+    chosen = bootstrap(replace(engine.settings, pipelined_writes=pipelined), engine.catalogue, engine.clock)
+    assert isinstance(chosen.db.sender, PipelinedSender) == pipelined
+    yield chosen
+    chosen.db.dispose()
 
 
 def _urges(engine: Engine, case_id: int) -> int | None:

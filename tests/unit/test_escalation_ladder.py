@@ -68,38 +68,3 @@ def test_completing_the_task_disarms_the_ladder() -> None:
     assert loop.next_wakeup() is None
     loop.fire_timers()
     assert [c for c in loop.service_calls if c.operation == "escalate"] == []
-
-
-def test_engine_work_is_seen_where_a_tree_walk_sees_it() -> None:
-    """has_engine_work agrees with get_tasks(READY, manual=False): after a person's task ran and
-    before the engine steps, after a timer fell due and before it fired, and when all is done."""
-    from SpiffWorkflow.util.task import TaskState
-
-    from engine.calendar.clock import running_on
-    from engine.workflow.runtime import has_engine_work
-
-    clock = FrozenClock(T0)
-    loop = LoopDriver(clock, roundtrip=True).start().refer(days=5)
-    workflow = loop.workflow
-
-    def agree() -> bool:
-        walked = bool(workflow.get_tasks(state=TaskState.READY, manual=False))
-        assert has_engine_work(workflow) == walked
-        return walked
-
-    assert agree() is False
-    clock.set(_at(26, 11, 2))  # the "not signed for" rung is due
-    with running_on(clock):
-        workflow.refresh_timers()
-    assert agree() is True
-    with loop.runtime.stepping(workflow):
-        workflow.do_engine_steps()
-    handle = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                  if t.task_spec.bpmn_id == "handle_case")
-    handle.data.update(outcome="done", result="已办结", reason=None, extension_working_days=None)
-    with running_on(clock):
-        handle.run()
-    assert agree() is True
-    with loop.runtime.stepping(workflow):
-        workflow.do_engine_steps()
-    assert agree() is False
